@@ -1,0 +1,249 @@
+"""Read and validate every ``CT_*`` environment variable, once.
+
+``load_config`` turns an environment mapping into a typed, immutable ``Config``;
+``ctserver/settings.py`` maps that onto Django settings. Parsing is strict: a bad
+value raises ``ConfigError`` naming the variable, so startup stops with a message an
+operator can act on instead of a traceback deep inside Django.
+
+Any variable may instead be given as ``CT_X_FILE`` (a path whose content is the
+value), which is how container secrets are usually mounted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# A server in a container must listen beyond loopback; CT_BIND_ADDRESS narrows it.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+
+
+class ConfigError(ImproperlyConfigured):
+    """A ``CT_*`` variable holds a value ctserver cannot use."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+    source: str  # the variable the username came from
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    server_url: str
+    server_host: str
+    server_scheme: str
+    bind_address: str
+    http_port: int
+    https_port: int
+    tls_cert: Path | None
+    tls_key: Path | None
+    secret_key: str | None
+    database: dict[str, Any] | None
+    redis_url: str | None
+    dashboard_credentials: Credentials | None
+    extra_allowed_hosts: tuple[str, ...]
+    debug: bool
+    https_redirect: bool
+    hsts_seconds: int
+    hsts_include_subdomains: bool
+    hsts_preload: bool
+    proxy_headers: bool
+    log_level: str
+    log_max_bytes: int
+    log_backup_count: int
+    health_timeout: float
+
+
+class _Reader:
+    """Strict typed access to one environment mapping."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = environ.FileAwareEnv()
+        self._env.ENVIRON = environ.fileaware_mapping.FileAwareMapping(env=env)
+
+    def raw(self, name: str) -> str | None:
+        try:
+            value = self._env.ENVIRON[name]
+        except KeyError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {exc.filename}: {exc.strerror}") from exc
+        value = value.strip()
+        return value or None
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int, what: str) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value, 10)
+        except ValueError:
+            number = None
+        if number is None or not minimum <= number <= maximum:
+            raise ConfigError(f"{name} must be {what} ({minimum}-{maximum}), got {value!r}")
+        return number
+
+    def number(self, name: str, default: float, minimum: float, maximum: float) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not minimum <= number <= maximum:
+            raise ConfigError(
+                f"{name} must be a number of seconds ({minimum}-{maximum}), got {value!r}"
+            )
+        return number
+
+    def port(self, name: str, default: int) -> int:
+        return self.integer(name, default, 1, 65535, "a TCP port number")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in TRUE_WORDS:
+            return True
+        if value.lower() in FALSE_WORDS:
+            return False
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {value!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.upper() not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value.upper()
+
+    def path(self, name: str) -> Path | None:
+        value = self.raw(name)
+        return None if value is None else Path(value).expanduser().absolute()
+
+    def database(self, name: str) -> dict[str, Any] | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("postgres", "postgresql", "pgsql"):
+            raise ConfigError(
+                f"{name} must be a PostgreSQL URL (postgresql://user:password@host:5432/name), "
+                f"got a {scheme or 'schemeless'} URL"
+            )
+        try:
+            return dict(environ.Env.db_url_config(value))
+        except Exception as exc:  # django-environ raises a variety of types
+            raise ConfigError(f"{name} is not a valid database URL: {exc}") from exc
+
+    def redis_url(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise ConfigError(
+                f"{name} must be a Redis URL (redis://host:6379/0, rediss://... or unix://...), "
+                f"got {_without_password(value)!r}"
+            )
+        return value
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _server_url(reader: _Reader, https_port: int) -> tuple[str, str, str]:
+    default = f"https://localhost:{https_port}" if https_port != 443 else "https://localhost"
+    url = reader.string("CT_SERVER_URL", default) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"CT_SERVER_URL must be an absolute http(s) URL such as https://ct.example.com, "
+            f"got {url!r}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(
+            f"CT_SERVER_URL must not have a path, query or fragment "
+            f"(ctserver is served from the root), got {url!r}"
+        )
+    return url.rstrip("/"), parts.hostname, parts.scheme
+
+
+def _dashboard_credentials(reader: _Reader) -> Credentials | None:
+    """The seeds' order: CT_DASHBOARD_*, else CT_LOGS_*, else None (generated)."""
+    for prefix in ("CT_DASHBOARD", "CT_LOGS"):
+        user = reader.string(f"{prefix}_USER")
+        password = reader.string(f"{prefix}_PASSWORD")
+        if user and password:
+            return Credentials(username=user, password=password, source=f"{prefix}_USER")
+        if user or password:
+            missing = f"{prefix}_PASSWORD" if user else f"{prefix}_USER"
+            raise ConfigError(
+                f"{prefix}_USER and {prefix}_PASSWORD go together: {missing} is not set"
+            )
+    return None
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Parse the environment (``os.environ`` by default) into a ``Config``."""
+    reader = _Reader(os.environ if env is None else env)
+    http_port = reader.port("CT_HTTP_PORT", 1080)
+    https_port = reader.port("CT_HTTPS_PORT", 1443)
+    if http_port == https_port:
+        raise ConfigError(f"CT_HTTP_PORT and CT_HTTPS_PORT must differ, both are {http_port}")
+    server_url, server_host, server_scheme = _server_url(reader, https_port)
+    tls_cert, tls_key = reader.path("CT_TLS_CERT"), reader.path("CT_TLS_KEY")
+    if (tls_cert is None) != (tls_key is None):
+        missing = "CT_TLS_KEY" if tls_key is None else "CT_TLS_CERT"
+        raise ConfigError(f"CT_TLS_CERT and CT_TLS_KEY go together: {missing} is not set")
+    hosts = reader.string("CT_ALLOWED_HOSTS", "") or ""
+    return Config(
+        data_dir=reader.path("CT_DATA_DIR") or Path("data").absolute(),
+        server_url=server_url,
+        server_host=server_host,
+        server_scheme=server_scheme,
+        bind_address=reader.string("CT_BIND_ADDRESS", ALL_INTERFACES) or ALL_INTERFACES,
+        http_port=http_port,
+        https_port=https_port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        secret_key=reader.string("CT_SECRET_KEY"),
+        database=reader.database("CT_DATABASE_URL"),
+        redis_url=reader.redis_url("CT_REDIS_URL"),
+        dashboard_credentials=_dashboard_credentials(reader),
+        extra_allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
+        debug=reader.boolean("CT_DEBUG", False),
+        https_redirect=reader.boolean("CT_HTTPS_REDIRECT", server_scheme == "https"),
+        hsts_seconds=reader.integer("CT_HSTS_SECONDS", 0, 0, 10 * 365 * 86400, "seconds"),
+        hsts_include_subdomains=reader.boolean("CT_HSTS_INCLUDE_SUBDOMAINS", False),
+        hsts_preload=reader.boolean("CT_HSTS_PRELOAD", False),
+        proxy_headers=reader.boolean("CT_PROXY_HEADERS", False),
+        log_level=reader.choice("CT_LOG_LEVEL", "INFO", LOG_LEVELS),
+        log_max_bytes=reader.integer(
+            "CT_LOG_MAX_BYTES", 10 * 1024 * 1024, 64 * 1024, 2**40, "a size in bytes"
+        ),
+        log_backup_count=reader.integer("CT_LOG_BACKUP_COUNT", 5, 0, 1000, "a file count"),
+        health_timeout=reader.number("CT_HEALTH_TIMEOUT", 2.0, 0.1, 60.0),
+    )

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from ctserver.tls import tls_material
+from dashboard.credentials import ensure_dashboard_account, log_generated_password
+from licensing.state import license_state
+
+logger = logging.getLogger("ctserver")
+
+
+def _unapplied_migrations() -> bool:
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve ctserver: HTTP on CT_HTTP_PORT, HTTPS (TLS 1.3 only) on CT_HTTPS_PORT, "
+        "until SIGINT or SIGTERM."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config = settings.CONFIG
+        if _unapplied_migrations():
+            raise CommandError("The database is not migrated: run 'manage.py migrate' first.")
+        tls = tls_material(config.tls_cert, config.tls_key, settings.DATA.tls, config.server_host)
+        logger.info(
+            "TLS certificate %s, SHA-256 fingerprint %s, valid until %s",
+            "self-signed" if tls.self_signed else str(tls.cert_path),
+            tls.fingerprint,
+            f"{tls.not_after:%Y-%m-%d}",
+        )
+        account = ensure_dashboard_account(config.dashboard_credentials)
+        if account.generated_password:
+            log_generated_password(account.username, account.generated_password)
+        else:
+            logger.info("Dashboard user %r (from %s)", account.username, account.source)
+
+        # Imported here: daphne installs Twisted's asyncio reactor on import.
+        from ctserver.asgi import application
+        from ctserver.server import serve
+
+        if not serve(application, tls, license_state()):
+            raise CommandError("A port could not be opened (see the log above).")
+        logger.info("ctserver stopped")
