@@ -17,6 +17,7 @@ DEPLOY_ENV := CT_SERVER_URL=https://ct.example.com \
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py serve
 
 test: lint typecheck migrations-check deploy-check pytest
@@ -35,6 +36,7 @@ deploy-check: $(DEV_STAMP)
 	CT_DATA_DIR=$$(mktemp -d) $(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 pytest: $(DEV_STAMP)
+	scripts/ensure-test-binaries.sh
 	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(BIN)/python:

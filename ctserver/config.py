@@ -242,7 +242,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         proxy_headers=reader.boolean("CT_PROXY_HEADERS", False),
         log_level=reader.choice("CT_LOG_LEVEL", "INFO", LOG_LEVELS),
         log_max_bytes=reader.integer(
-            "CT_LOG_MAX_BYTES", 10 * 1024 * 1024, 64 * 1024, 2**40, "a size in bytes"
+            "CT_LOG_MAX_BYTES", 10 * 1024 * 1024, 1024, 2**40, "a size in bytes"
         ),
         log_backup_count=reader.integer("CT_LOG_BACKUP_COUNT", 5, 0, 1000, "a file count"),
         health_timeout=reader.number("CT_HEALTH_TIMEOUT", 2.0, 0.1, 60.0),

@@ -12,6 +12,7 @@ from typing import Any
 
 from daphne.server import Server
 from django.conf import settings
+from twisted.internet import reactor
 
 from ctserver.config import ALL_INTERFACES, Config
 from ctserver.tls import TlsMaterial
@@ -53,7 +54,9 @@ class CtDaphneServer(Server):  # type: ignore[misc]  # daphne ships no type hint
     def listen_success(self, port: Any) -> None:
         super().listen_success(port)
         if len(self.listening_addresses) == len(self.endpoints):
-            self.on_listening.announce()
+            # Announce once the reactor runs, i.e. once its SIGINT/SIGTERM handlers
+            # are in place: whoever waits for this line may stop us right after it.
+            reactor.callWhenRunning(self.on_listening.announce)
 
     def listen_error(self, failure: Any) -> None:
         self.failed = True

@@ -1,0 +1,30 @@
+# ctserver container: one process serving HTTP on 1080 and HTTPS (TLS 1.3) on 1443.
+# Build: docker build -t ctserver .   Run: see docker-compose.yml and README.
+
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+FROM python:3.11-slim-bookworm
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CT_DATA_DIR=/data
+RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin ctserver \
+    && mkdir /data && chown ctserver:ctserver /data
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY . /app
+# Static files and Twisted's plugin cache are made now, as root, because the
+# running user cannot write to /app.
+RUN CT_DATA_DIR=/tmp/build-data python manage.py collectstatic --noinput \
+    && python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
+    && rm -rf /tmp/build-data
+USER ctserver
+VOLUME ["/data"]
+EXPOSE 1080 1443
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/app/docker/healthcheck.py"]
+ENTRYPOINT ["/app/docker/entrypoint.sh"]

@@ -1,0 +1,125 @@
+"""Private Redis and PostgreSQL instances on free ports, from the installed binaries.
+
+A missing binary fails the test with what to install (``make test`` installs them
+first where it can): a skipped test would not prove anything.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.ports import free_port, wait_for_port
+
+
+def find_binary(name: str, package: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
+    if found is None:
+        pytest.fail(f"{name} is not installed: install the Debian package {package!r}")
+    return found
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    binary = find_binary("redis-server", "redis-server")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(port, 10)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def _as_postgres_user() -> list[str]:
+    """initdb refuses to run as root: drop to the 'postgres' account when we are root."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway cluster; yields the URL of its superuser's maintenance database."""
+    initdb = find_binary("initdb", "postgresql")
+    postgres = find_binary("postgres", "postgresql")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="ctserver-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres", "postgres")
+    data = workdir / "data"
+    run_as = _as_postgres_user()
+    subprocess.run(
+        [*run_as, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [
+            *run_as,
+            postgres,
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(workdir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        process.terminate()
+        process.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def create_database(server_url: str) -> str:
+    """A new, empty database on the cluster; returns its URL."""
+    name = f"ct_{uuid.uuid4().hex[:12]}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with psycopg.connect(server_url, autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.OperationalError:  # still starting up
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
