@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from io import StringIO
+from typing import Any
+
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.core.management import CommandError, call_command
 
-from ctserver.config import Credentials
+from ctserver.config import Credentials, load_config
 from dashboard.credentials import (
     ensure_dashboard_account,
     reset_generated_password,
@@ -57,3 +61,17 @@ def test_reset_gives_the_generated_account_a_new_password() -> None:
 def test_reset_is_refused_when_the_environment_sets_the_password() -> None:
     with pytest.raises(ValueError, match="CT_DASHBOARD_PASSWORD"):
         reset_generated_password(OPERATOR)
+
+
+def test_reset_command_prints_a_working_password() -> None:
+    ensure_dashboard_account(None)
+    out = StringIO()
+    call_command("reset_dashboard_password", stdout=out)
+    password = out.getvalue().rsplit(" ", 1)[1].strip()
+    assert authenticate(username="ctuser", password=password) is not None
+
+
+def test_reset_command_refuses_when_configured(settings: Any) -> None:
+    settings.CONFIG = load_config({"CT_LOGS_USER": "ops", "CT_LOGS_PASSWORD": "pw"})
+    with pytest.raises(CommandError, match="CT_LOGS_PASSWORD"):
+        call_command("reset_dashboard_password")
