@@ -12,15 +12,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from ctserver.health import with_health_endpoints  # noqa: E402
+from ctserver.origin import browser_origin_validator  # noqa: E402
 from relay.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": with_health_endpoints(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": browser_origin_validator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

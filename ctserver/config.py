@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from relay.limits import RelayLimits
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -65,6 +67,7 @@ class Config:
     log_max_bytes: int
     log_backup_count: int
     health_timeout: float
+    relay: RelayLimits
 
 
 class _Reader:
@@ -100,7 +103,9 @@ class _Reader:
             raise ConfigError(f"{name} must be {what} ({minimum}-{maximum}), got {value!r}")
         return number
 
-    def number(self, name: str, default: float, minimum: float, maximum: float) -> float:
+    def number(
+        self, name: str, default: float, minimum: float, maximum: float, unit: str = "seconds"
+    ) -> float:
         value = self.raw(name)
         if value is None:
             return default
@@ -110,7 +115,7 @@ class _Reader:
             number = float("nan")
         if not minimum <= number <= maximum:
             raise ConfigError(
-                f"{name} must be a number of seconds ({minimum}-{maximum}), got {value!r}"
+                f"{name} must be a number of {unit} ({minimum:g}-{maximum:g}), got {value!r}"
             )
         return number
 
@@ -246,4 +251,42 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ),
         log_backup_count=reader.integer("CT_LOG_BACKUP_COUNT", 5, 0, 1000, "a file count"),
         health_timeout=reader.number("CT_HEALTH_TIMEOUT", 2.0, 0.1, 60.0),
+        relay=_relay_limits(reader),
+    )
+
+
+def _relay_limits(reader: _Reader) -> RelayLimits:
+    d = RelayLimits()
+    minutes = 60.0
+    return RelayLimits(
+        max_frame_bytes=reader.integer(
+            "CT_MAX_FRAME_BYTES", d.max_frame_bytes, 1024, 64 * 1024 * 1024, "a size in bytes"
+        ),
+        max_control_bytes=reader.integer(
+            "CT_MAX_CONTROL_BYTES", d.max_control_bytes, 1024, 1024 * 1024, "a size in bytes"
+        ),
+        rate_frames=reader.number("CT_PEER_RATE_FRAMES", d.rate_frames, 1, 1e6, "frames/s"),
+        rate_bytes=reader.number("CT_PEER_RATE_BYTES", d.rate_bytes, 1024, 1e10, "bytes/s"),
+        send_queue_bytes=reader.integer(
+            "CT_SEND_QUEUE_BYTES", d.send_queue_bytes, 64 * 1024, 2**34, "a size in bytes"
+        ),
+        max_peers=reader.integer("CT_MAX_PEERS_PER_SESSION", d.max_peers, 2, 10000, "a count"),
+        max_lobby=reader.integer("CT_MAX_LOBBY", d.max_lobby, 1, 10000, "a count"),
+        max_open_sessions=reader.integer(
+            "CT_MAX_OPEN_SESSIONS", d.max_open_sessions, 1, 10**7, "a count"
+        ),
+        hello_timeout=reader.number("CT_HELLO_TIMEOUT", d.hello_timeout, 0.1, 600),
+        reconnect_grace=reader.number("CT_RECONNECT_GRACE", d.reconnect_grace, 0, 86400),
+        no_guest_timeout=reader.number(
+            "CT_SESSION_NO_GUEST_TIMEOUT", d.no_guest_timeout, 1, 30 * 24 * 60 * minutes
+        ),
+        empty_timeout=reader.number(
+            "CT_SESSION_EMPTY_TIMEOUT", d.empty_timeout, 1, 30 * 24 * 60 * minutes
+        ),
+        idle_timeout=reader.number(
+            "CT_SESSION_IDLE_TIMEOUT", d.idle_timeout, 1, 30 * 24 * 60 * minutes
+        ),
+        sweep_interval=reader.number("CT_SWEEP_INTERVAL", d.sweep_interval, 0.05, 600),
+        ping_interval=reader.number("CT_WS_PING_INTERVAL", d.ping_interval, 1, 3600),
+        ping_timeout=reader.number("CT_WS_PING_TIMEOUT", d.ping_timeout, 1, 3600),
     )

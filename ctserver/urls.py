@@ -11,4 +11,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
+    path("", include("relay.urls")),
 ]

@@ -1,7 +1,11 @@
-"""WebSocket routes of the relay (the protocol arrives with the relay issue)."""
+"""WebSocket routes of the relay (docs/protocol.md §4)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from relay.consumers import RelayConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/v1/sessions/(?P<session_id>[A-Za-z0-9_-]{1,32})$", RelayConsumer.as_asgi()),
+]

@@ -1,0 +1,47 @@
+"""Validation of the HTTP API's request bodies (docs/protocol.md §3), with no I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from relay.protocol import NAME_MAX
+
+MAX_BODY_BYTES = 16 * 1024
+CREATE_FIELDS = frozenset({"name", "auto_admit"})
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    name: str
+    auto_admit: bool
+
+
+def parse_create(body: bytes) -> CreateRequest:
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"the body is limited to {MAX_BODY_BYTES} bytes")
+    try:
+        data: Any = json.loads(body or b"{}")
+    except ValueError:
+        raise ApiError(400, "bad_request", "the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    unknown = set(data) - CREATE_FIELDS
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    name = data.get("name", "Host")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
+        raise ApiError(400, "bad_request", f"'name' must be a string of 1-{NAME_MAX} characters")
+    auto_admit = data.get("auto_admit", False)
+    if not isinstance(auto_admit, bool):
+        raise ApiError(400, "bad_request", "'auto_admit' must be true or false")
+    return CreateRequest(name.strip(), auto_admit)

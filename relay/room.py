@@ -1,0 +1,368 @@
+"""One session's live state on this server, and the rules of docs/protocol.md §5.
+
+A ``Room`` has no I/O of its own: it talks to connections through the ``Link``
+interface (which only enqueues) and records what must be persisted in
+``pending`` for relay/store.py to write. Everything here runs on the event loop
+without awaiting, so each method is atomic with respect to the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from relay.limits import RelayLimits
+from relay.protocol import (
+    KIND_BROADCAST,
+    CloseCode,
+    Command,
+    Hello,
+    ProtocolError,
+    control,
+    fatal,
+    stamp_sender,
+)
+
+HOST_PEER_ID = 1
+
+
+class Link(Protocol):
+    """A live connection, as the room uses it. Every method only enqueues."""
+
+    def deliver(self, frame: bytes) -> None: ...
+    def post(self, text: str) -> None: ...
+    def close(self, code: CloseCode) -> None: ...
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, digest: str) -> bool:
+    return hmac.compare_digest(secret_digest(secret), digest)
+
+
+@dataclass(eq=False)
+class Peer:
+    peer_id: int
+    name: str
+    role: str
+    state: str  # "lobby" or "admitted"
+    read_only: bool
+    secret_hash: str
+    client: str = ""
+    link: Link | None = None
+    away_since: float | None = None
+    frames_sent: int = 0
+    bytes_sent: int = 0
+
+    @property
+    def is_host(self) -> bool:
+        return self.role == "host"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "peer_id": self.peer_id,
+            "name": self.name,
+            "role": self.role,
+            "state": "away" if self.link is None else self.state,
+            "read_only": self.read_only,
+        }
+
+
+@dataclass
+class Pending:
+    """What happened since the last flush, for relay/store.py to persist."""
+
+    peers: dict[int, tuple[str, Peer]] = field(default_factory=dict)  # id -> (state, peer)
+    audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    session_dirty: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.peers or self.audit or self.session_dirty)
+
+
+class Room:
+    def __init__(
+        self,
+        session_id: str,
+        host_secret_hash: str,
+        auto_admit: bool,
+        limits: RelayLimits,
+        created_at: float,
+        now: float,
+    ) -> None:
+        self.session_id = session_id
+        self.host_secret_hash = host_secret_hash
+        self.auto_admit = auto_admit
+        self.limits = limits
+        self.created_at = created_at
+        self.last_activity = now
+        self.first_guest_at: float | None = None
+        self.last_guest_left_at: float | None = None
+        self.peers: dict[int, Peer] = {}
+        self.receivers: tuple[Peer, ...] = ()  # admitted peers with a live link
+        self.ended_reason: str | None = None
+        self.peak_peers = 0
+        self.frames_relayed = 0
+        self.bytes_relayed = 0
+        self.pending = Pending()
+
+    # -- membership -------------------------------------------------------------
+
+    @property
+    def host(self) -> Peer | None:
+        return self.peers.get(HOST_PEER_ID)
+
+    def _refresh_receivers(self) -> None:
+        self.receivers = tuple(
+            p for p in self.peers.values() if p.state == "admitted" and p.link is not None
+        )
+        self.peak_peers = max(self.peak_peers, len(self.receivers))
+        self.pending.session_dirty = True
+
+    def _admitted(self) -> list[Peer]:
+        return [p for p in self.peers.values() if p.state == "admitted"]
+
+    def _announce(self, event: str, peer: Peer, *, to_host_only: bool = False) -> None:
+        text = control("presence", event=event, peer=peer.describe())
+        targets = [self.host] if to_host_only else self._admitted()
+        for other in targets:
+            if other is not None and other is not peer and other.link is not None:
+                other.link.post(text)
+
+    def _welcome(self, peer: Peer, secret: str | None, resumed: bool) -> str:
+        host = self.host
+        return control(
+            "welcome",
+            peer_id=peer.peer_id,
+            peer_secret=secret,
+            role=peer.role,
+            state=peer.state,
+            resumed=resumed,
+            session={
+                "session_id": self.session_id,
+                "auto_admit": self.auto_admit,
+                "host_present": host is not None and host.link is not None,
+            },
+            peers=[p.describe() for p in self._admitted()],
+        )
+
+    def _attach(self, peer: Peer, link: Link) -> None:
+        if peer.link is not None and peer.link is not link:
+            peer.link.close(CloseCode.REPLACED)
+        peer.link = link
+        peer.away_since = None
+
+    def _save(self, peer: Peer, state: str | None = None) -> None:
+        self.pending.peers[peer.peer_id] = (state or peer.state, peer)
+
+    def _audit(self, event: str, **fields: Any) -> None:
+        self.pending.audit.append((event, fields))
+
+    def check_host_secret(self, secret: str | None) -> None:
+        if secret is None or not secret_matches(secret, self.host_secret_hash):
+            raise fatal(CloseCode.NOT_AUTHENTICATED, "wrong host secret")
+
+    def join_host(self, hello: Hello, link: Link, new_secret: str, now: float) -> Peer:
+        """The host says hello: first time, or again after a drop (host secret suffices)."""
+        self.check_host_secret(hello.host_secret)
+        host = self.host
+        resumed = host is not None
+        if host is None:
+            host = Peer(HOST_PEER_ID, hello.name, "host", "admitted", False, "", hello.client)
+            self.peers[HOST_PEER_ID] = host
+        elif host.link is None:
+            self._announce("host_back", host)
+        host.secret_hash = secret_digest(new_secret)
+        self._attach(host, link)
+        self._save(host)
+        self._refresh_receivers()
+        self.last_activity = now
+        link.post(self._welcome(host, new_secret, resumed))
+        return host
+
+    def join_guest(self, hello: Hello, peer_id: int, secret: str, link: Link, now: float) -> Peer:
+        """A new guest: into the lobby, or admitted at once when the session auto-admits."""
+        if len(self.peers) >= self.limits.max_peers:
+            raise fatal(CloseCode.SESSION_FULL, "the session is full")
+        if sum(p.state == "lobby" for p in self.peers.values()) >= self.limits.max_lobby:
+            raise fatal(CloseCode.SESSION_FULL, "too many guests are waiting for admission")
+        guest = Peer(peer_id, hello.name, "guest", "lobby", False, secret_digest(secret))
+        guest.client = hello.client
+        self.peers[peer_id] = guest
+        self._attach(guest, link)
+        self._audit("join_requested", peer=peer_id, name=guest.name, client=guest.client)
+        self._save(guest)
+        self.last_activity = now
+        link.post(self._welcome(guest, secret, False))
+        if self.auto_admit:
+            self._admit(guest, now)
+        elif self.host is not None and self.host.link is not None:
+            self.host.link.post(control("join_request", peer=guest.describe()))
+        return guest
+
+    def resume(self, hello: Hello, link: Link, new_secret: str, now: float) -> Peer:
+        """A guest comes back within its grace, with its peer credentials."""
+        peer = self.peers.get(hello.resume_peer_id or 0)
+        if (
+            peer is None
+            or peer.is_host
+            or hello.resume_secret is None
+            or not secret_matches(hello.resume_secret, peer.secret_hash)
+        ):
+            raise fatal(CloseCode.NOT_AUTHENTICATED, "unknown or expired peer credentials")
+        was_away = peer.link is None
+        peer.secret_hash = secret_digest(new_secret)
+        self._attach(peer, link)
+        self._save(peer)
+        self._refresh_receivers()
+        self.last_activity = now
+        link.post(self._welcome(peer, new_secret, True))
+        if was_away and peer.state == "admitted":
+            self._announce("back", peer)
+        return peer
+
+    def _admit(self, guest: Peer, now: float) -> None:
+        guest.state = "admitted"
+        if self.first_guest_at is None:
+            self.first_guest_at = now
+        self.last_guest_left_at = None
+        self._refresh_receivers()
+        self._save(guest)
+        self._audit("admitted", peer=guest.peer_id, name=guest.name)
+        if guest.link is not None:
+            guest.link.post(control("admitted", peers=[p.describe() for p in self._admitted()]))
+        self._announce("admitted", guest)
+
+    def _drop(self, peer: Peer, state: str, event: str, code: CloseCode | None, now: float) -> None:
+        """Take a peer out of the session for good."""
+        del self.peers[peer.peer_id]
+        was_admitted_guest = peer.state == "admitted" and not peer.is_host
+        self._save(peer, state)
+        self._audit(event, peer=peer.peer_id, name=peer.name)
+        self._refresh_receivers()
+        if peer.link is not None and code is not None:
+            peer.link.close(code)
+        peer.link = None
+        self._announce(event, peer, to_host_only=peer.state == "lobby")
+        if was_admitted_guest and not any(not p.is_host for p in self._admitted()):
+            self.last_guest_left_at = now
+
+    # -- commands ------------------------------------------------------------------
+
+    def command(self, peer: Peer, command: Command, now: float) -> None:
+        self.last_activity = now
+        if command.type == "leave":
+            if peer.is_host:
+                self.end("host_left")
+            else:
+                self._drop(peer, "left", "left", CloseCode.NORMAL, now)
+            return
+        if command.type == "end":
+            self.end("host_ended")
+            return
+        if command.type == "set_auto_admit":
+            self.auto_admit = bool(command.flag)
+            self.pending.session_dirty = True
+            if self.auto_admit:
+                for waiting in [p for p in self.peers.values() if p.state == "lobby"]:
+                    self._admit(waiting, now)
+            return
+        target = self.peers.get(command.peer or 0)
+        if target is None or target.is_host:
+            raise ProtocolError("bad_request", f"no guest with peer id {command.peer}")
+        if command.type == "admit":
+            if target.state == "lobby":
+                self._admit(target, now)
+        elif command.type == "deny":
+            if target.state != "lobby":
+                raise ProtocolError("bad_request", "only a guest in the lobby can be denied")
+            self._drop(target, "denied", "denied", CloseCode.DENIED, now)
+        elif command.type == "remove":
+            self._drop(target, "removed", "removed", CloseCode.REMOVED, now)
+        elif command.type == "set_read_only":
+            target.read_only = bool(command.flag)
+            self._save(target)
+            self._announce("read_only", target)
+            if target.link is not None:
+                target.link.post(control("presence", event="read_only", peer=target.describe()))
+
+    def link_lost(self, peer: Peer, link: Link, now: float) -> None:
+        """A connection closed without 'leave': the peer may resume within its grace."""
+        if peer.link is not link or peer.peer_id not in self.peers:
+            return  # replaced by a newer connection, or already gone
+        peer.link = None
+        peer.away_since = now
+        self._refresh_receivers()
+        if peer.state == "lobby":  # nobody admitted it yet: a lobby guest just goes
+            self._drop(peer, "left", "left", None, now)
+        else:
+            self._announce("host_away" if peer.is_host else "away", peer)
+
+    def end(self, reason: str) -> None:
+        if self.ended_reason is not None:
+            return
+        self.ended_reason = reason
+        self.pending.session_dirty = True
+        self._audit("ended", reason=reason)
+        text = control("ended", reason=reason)
+        for peer in self.peers.values():
+            self._save(peer, "left")
+            if peer.link is not None:
+                peer.link.post(text)
+                peer.link.close(CloseCode.SESSION_ENDED)
+                peer.link = None
+        self.receivers = ()
+
+    # -- time ------------------------------------------------------------------------
+
+    def sweep(self, now: float) -> None:
+        """Expire reconnect graces and session timeouts (docs/protocol.md §5.3)."""
+        limits = self.limits
+        for peer in list(self.peers.values()):
+            if peer.away_since is not None and now - peer.away_since >= limits.reconnect_grace:
+                if peer.is_host:
+                    self.end("host_left")
+                    return
+                self._drop(peer, "left", "left", None, now)
+        if self.first_guest_at is None and now - self.created_at >= limits.no_guest_timeout:
+            self.end("no_guest_joined")
+        elif (
+            self.last_guest_left_at is not None
+            and now - self.last_guest_left_at >= limits.empty_timeout
+        ):
+            self.end("last_guest_left")
+        elif now - self.last_activity >= limits.idle_timeout:
+            self.end("idle")
+
+    # -- the hot path ----------------------------------------------------------------
+
+    def relay(self, sender: Peer, kind: int, target: int, frame: bytes, now: float) -> None:
+        """Deliver one data frame; raises a non-fatal ProtocolError for a bad target."""
+        if sender.state != "admitted":
+            raise ProtocolError("not_admitted", "wait for the host to admit you")
+        stamped = stamp_sender(frame, kind, sender.peer_id)
+        sender.frames_sent += 1
+        sender.bytes_sent += len(frame)
+        self.last_activity = now
+        if kind == KIND_BROADCAST:
+            delivered = 0
+            for peer in self.receivers:
+                if peer is not sender and peer.link is not None:
+                    peer.link.deliver(stamped)
+                    delivered += 1
+        else:
+            if target == sender.peer_id:
+                raise ProtocolError("bad_frame", "a peer cannot send a frame to itself")
+            receiver = self.peers.get(target)
+            if receiver is None or receiver.state != "admitted":
+                raise ProtocolError("unknown_peer", f"no admitted peer with id {target}")
+            delivered = 0
+            if receiver.link is not None:  # away: dropped, it resynchronises on resume
+                receiver.link.deliver(stamped)
+                delivered = 1
+        self.frames_relayed += delivered
+        self.bytes_relayed += delivered * len(stamped)
