@@ -76,6 +76,10 @@ def serve(application: Any, tls: TlsMaterial, license_state: str) -> bool:
     """Serve until SIGINT/SIGTERM. False when a port could not be opened."""
     config: Config = settings.CONFIG
     proxy = config.proxy_headers
+    relay = config.relay
+    # Let frames somewhat over the relay's limit reach it, so they are refused
+    # with the protocol's 4009 rather than the WebSocket layer's bare 1009.
+    ws_message_limit = 2 * max(relay.max_frame_bytes, relay.max_control_bytes) + 65536
     server = CtDaphneServer(
         application=application,
         endpoints=endpoints(config, tls),
@@ -84,6 +88,13 @@ def serve(application: Any, tls: TlsMaterial, license_state: str) -> bool:
         proxy_forwarded_port_header="X-Forwarded-Port" if proxy else None,
         proxy_forwarded_proto_header="X-Forwarded-Proto" if proxy else None,
         server_name="ctserver",
+        ping_interval=relay.ping_interval,
+        ping_timeout=relay.ping_timeout,
+        # Sessions last as long as their timeouts allow; daphne must not cut
+        # WebSockets after its default 24 hours.
+        websocket_timeout=-1,
+        websocket_max_message_size=ws_message_limit,
+        websocket_max_frame_size=ws_message_limit,
     )
     server.run()
     return not server.failed
