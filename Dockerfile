@@ -17,10 +17,8 @@ RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/s
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY . /app
-# Static files and Twisted's plugin cache are made now, as root, because the
-# running user cannot write to /app.
+# Static files are collected now, as root: the running user cannot write to /app.
 RUN CT_DATA_DIR=/tmp/build-data python manage.py collectstatic --noinput \
-    && python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))" \
     && rm -rf /tmp/build-data
 USER ctserver
 VOLUME ["/data"]

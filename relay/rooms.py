@@ -68,8 +68,8 @@ class Rooms:
                     await self.flush(room)
                 if time.monotonic() - last_counter_flush >= COUNTER_FLUSH_SECONDS:
                     last_counter_flush = time.monotonic()
-                    for room in list(self._rooms.values()):
-                        await database_sync_to_async(store.flush_counters)(room)
+                    rooms = list(self._rooms.values())
+                    await database_sync_to_async(store.flush_counters)(rooms)
                     await database_sync_to_async(store.end_abandoned_sessions)(limits)
             except Exception:  # the sweeper must outlive any one failure
                 logger.exception("Room sweep failed; retrying next interval")

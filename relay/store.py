@@ -102,8 +102,9 @@ def allocate_peer_id(session_id: str) -> int:
         return Session.objects.get(session_id=session_id).next_peer_id - 1
 
 
+@transaction.atomic
 def flush(room: Room) -> None:
-    """Write what the room recorded since the last flush, and its audit lines."""
+    """Write what the room recorded since the last flush (one transaction), and its audit lines."""
     pending, room.pending = room.pending, type(room.pending)()
     now = timezone.now()
     for peer_id, (state, peer) in pending.peers.items():
@@ -141,12 +142,20 @@ def flush(room: Room) -> None:
         audit.record(event, room.session_id, **details)
 
 
-def flush_counters(room: Room) -> None:
-    """Periodic: the traffic counters of a room and its connected peers."""
-    for peer in room.peers.values():
-        room.pending.peers.setdefault(peer.peer_id, (peer.state, peer))
-    room.pending.session_dirty = True
-    flush(room)
+@transaction.atomic
+def flush_counters(rooms: list[Room]) -> None:
+    """Periodic, in one transaction: each open session's counters and last activity.
+
+    Participants' own counters are written when they leave and when the session
+    ends, so this costs one UPDATE per room, not one per peer.
+    """
+    for room in rooms:
+        Session.objects.filter(session_id=room.session_id, ended__isnull=True).update(
+            last_activity=_moment(room.last_activity) or timezone.now(),
+            peak_peers=room.peak_peers,
+            frames_relayed=room.frames_relayed,
+            bytes_relayed=room.bytes_relayed,
+        )
 
 
 def end_abandoned_sessions(limits: RelayLimits) -> int:

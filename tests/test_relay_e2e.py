@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -327,3 +327,30 @@ async def test_the_server_never_sees_content_or_the_key(
         assert marker.encode() not in blob
         assert link.key not in blob and key_text not in blob
     assert len(seen) > 200  # the proxy did see the traffic
+
+
+async def test_a_receiver_that_cannot_keep_up_is_dropped_and_others_get_everything(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    port = free_port()
+    server = start_server(
+        CT_HTTP_PORT=str(port),
+        CT_SERVER_URL=f"http://127.0.0.1:{port}",
+        CT_SEND_QUEUE_BYTES=str(2 * 1024 * 1024),
+        CT_PEER_RATE_FRAMES="100000",
+        CT_PEER_RATE_BYTES="1000000000",
+    )
+    link, host = await hosted(server, auto_admit=True)
+    fast = await Peer(link, name="Fast", policy=FAST).start()
+    async with await _raw_guest(server, link.session_id) as slow:
+        await slow.send(HELLO)  # and then never read: its socket and queue fill up
+        await host.wait_for("presence", where=lambda e: e.data["peer"]["name"] == "Raw")
+        count, chunk = 600, bytes(60_000)  # 36 MB: more than socket buffers and the queue
+        for i in range(count):
+            await host.send(AppMessage("message", {"i": i}, chunk))
+            await asyncio.sleep(0.002)  # a pace the fast peer keeps up with
+        for i in range(count):
+            got = await fast.wait_for("message", timeout=30)
+            assert got.message is not None and got.message.fields["i"] == i
+        assert await _close_code(slow) == 4008
+    await host.end()

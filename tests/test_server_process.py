@@ -168,9 +168,11 @@ def test_port_in_use_fails_instead_of_serving_half(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         server = ServerProcess(tmp_path, CT_HTTPS_PORT=str(port))
-        with pytest.raises(RuntimeError, match="Listen failure"):
+        with pytest.raises(RuntimeError, match="address already in use"):
             server.start(timeout=60)
     assert server.process is not None and server.process.returncode not in (0, None)
+    assert "a port could not be opened" in server.output
+    assert "services now available" not in server.output
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

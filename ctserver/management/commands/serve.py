@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from ctserver.server import PortUnavailable, serve
 from ctserver.tls import tls_material
 from dashboard.credentials import ensure_dashboard_account, log_generated_password
 from licensing.state import license_state
@@ -43,10 +45,10 @@ class Command(BaseCommand):
         else:
             logger.info("Dashboard user %r (from %s)", account.username, account.source)
 
-        # Imported here: daphne installs Twisted's asyncio reactor on import.
         from ctserver.asgi import application
-        from ctserver.server import serve
 
-        if not serve(application, tls, license_state()):
-            raise CommandError("A port could not be opened (see the log above).")
+        try:
+            asyncio.run(serve(application, config, tls, license_state()))
+        except PortUnavailable as exc:
+            raise CommandError(str(exc)) from exc
         logger.info("ctserver stopped")
