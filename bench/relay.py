@@ -268,7 +268,7 @@ async def run_idle(server: ServerUnderTest, args: argparse.Namespace) -> dict[st
 
 def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
     server = (
-        start_ctserver(args.server_cpu, args.sessions or args.idle, args.server)
+        start_ctserver(args.server_cpu, args.idle or args.sessions, args.server)
         if name == "ctserver"
         else start_reference(args.server_cpu)
     )
