@@ -289,4 +289,5 @@ def _relay_limits(reader: _Reader) -> RelayLimits:
         sweep_interval=reader.number("CT_SWEEP_INTERVAL", d.sweep_interval, 0.05, 600),
         ping_interval=reader.number("CT_WS_PING_INTERVAL", d.ping_interval, 1, 3600),
         ping_timeout=reader.number("CT_WS_PING_TIMEOUT", d.ping_timeout, 1, 3600),
+        owner_lease=reader.number("CT_OWNER_LEASE", d.owner_lease, 1, 3600),
     )

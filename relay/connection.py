@@ -27,7 +27,7 @@ from relay.protocol import (
     parse_hello,
 )
 from relay.room import Link, Peer, Room
-from relay.rooms import ROOMS
+from relay.rooms import ROOMS, NotOwner
 
 
 class ClosableLink(Link, Protocol):
@@ -46,7 +46,11 @@ class Connection:
         self._hello_timer: asyncio.TimerHandle | None = None
 
     async def open(self) -> None:
-        self.room = await ROOMS.get(self.session_id)
+        try:
+            self.room = await ROOMS.get(self.session_id)
+        except NotOwner:  # the session just moved: the client reconnects and resumes
+            self.link.close(CloseCode.SERVICE_RESTART)
+            return
         if self.room is None:
             self.refuse(fatal(CloseCode.SESSION_NOT_FOUND, "unknown or ended session"))
             return

@@ -25,6 +25,7 @@ class RelayLimits:
     sweep_interval: float = 5.0
     ping_interval: float = 20.0
     ping_timeout: float = 30.0
+    owner_lease: float = 15.0
 
 
 class TokenBucket:

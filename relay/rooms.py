@@ -10,6 +10,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from relay import store
+from relay.bus import Bus
+from relay.protocol import CloseCode
 from relay.room import Room
 
 logger = logging.getLogger("ctserver.relay")
@@ -17,17 +19,29 @@ logger = logging.getLogger("ctserver.relay")
 COUNTER_FLUSH_SECONDS = 60.0
 
 
+class NotOwner(Exception):
+    """Another server owns this session (relay/cluster.py)."""
+
+
 class Rooms:
     def __init__(self) -> None:
         self._rooms: dict[str, Room] = {}
         self._loading: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._bus: Bus | None = None
+
+    def attach(self, bus: Bus) -> None:
+        """Several servers: hold a session's room only while owning its lease."""
+        self._bus = bus
 
     def __len__(self) -> int:
         return len(self._rooms)
 
     async def get(self, session_id: str) -> Room | None:
-        """The open session's room, or None for an unknown or ended session."""
+        """The open session's room, or None for an unknown or ended session.
+
+        Raises NotOwner when another server holds the session.
+        """
         room = self._rooms.get(session_id)
         if room is not None and room.ended_reason is None:
             return room
@@ -35,11 +49,17 @@ class Rooms:
         async with lock:
             room = self._rooms.get(session_id)
             if room is None or room.ended_reason is not None:
+                if self._bus is not None:
+                    owner = await self._bus.claim(session_id)
+                    if owner != self._bus.server_id:
+                        raise NotOwner(owner)
                 room = await database_sync_to_async(store.load_room)(
                     session_id, settings.CONFIG.relay, time.time()
                 )
                 if room is None:
                     self._rooms.pop(session_id, None)
+                    if self._bus is not None:
+                        await self._bus.release(session_id)
                 else:
                     self._rooms[session_id] = room
         self._loading.pop(session_id, None)
@@ -51,6 +71,8 @@ class Rooms:
             await database_sync_to_async(store.flush)(room)
         if room.ended_reason is not None and self._rooms.get(room.session_id) is room:
             del self._rooms[room.session_id]
+            if self._bus is not None:
+                await self._bus.release(room.session_id)
 
     def _ensure_sweeper(self) -> None:
         if self._sweeper is None or self._sweeper.done():
@@ -66,6 +88,8 @@ class Rooms:
                 for room in list(self._rooms.values()):
                     room.sweep(now)
                     await self.flush(room)
+                if self._bus is not None:
+                    await self._keep_leases(self._bus)
                 if time.monotonic() - last_counter_flush >= COUNTER_FLUSH_SECONDS:
                     last_counter_flush = time.monotonic()
                     rooms = list(self._rooms.values())
@@ -73,6 +97,18 @@ class Rooms:
                     await database_sync_to_async(store.end_abandoned_sessions)(limits)
             except Exception:  # the sweeper must outlive any one failure
                 logger.exception("Room sweep failed; retrying next interval")
+
+    async def _keep_leases(self, bus: Bus) -> None:
+        """Renew the leases of the rooms held here; give up rooms another server took."""
+        for session_id in await bus.renew(list(self._rooms)):
+            if await bus.claim(session_id) == bus.server_id:
+                continue  # it had only expired: held again
+            room = self._rooms.pop(session_id)
+            logger.warning("Session %s moved to another server; its peers reconnect", session_id)
+            for peer in room.peers.values():
+                if peer.link is not None:
+                    peer.link.close(CloseCode.SERVICE_RESTART)
+                    peer.link = None
 
     async def close(self) -> None:
         """Stop sweeping (tests, shutdown)."""

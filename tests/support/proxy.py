@@ -44,6 +44,10 @@ class TcpProxy:
             writer.close()
         self._writers.discard(writer)
 
+    def retarget(self, port: int) -> None:
+        """Send new connections to another server, as a load balancer fails over."""
+        self.target_port = port
+
     def cut(self) -> None:
         for writer in list(self._writers):
             writer.transport.abort()
