@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from ctclient import AppMessage, JoinLink, Peer, create_session
 
+from tests.support.peers import FAST, message
 from tests.support.proxy import TcpProxy
 from tests.support.server import ServerProcess
-from tests.test_relay_e2e import FAST, message
 
 StartServer = Callable[..., ServerProcess]
 

@@ -14,11 +14,10 @@ from ctclient import AppMessage, JoinLink, Peer, ReconnectPolicy, create_session
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.peers import FAST, message
 from tests.support.ports import free_port
 from tests.support.proxy import TcpProxy
 from tests.support.server import ServerProcess
-
-FAST = ReconnectPolicy(first_delay=0.05, max_delay=0.5, give_up_after=10)
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +60,6 @@ async def admitted_guest(host: Peer, link: JoinLink, name: str = "Bob") -> Peer:
     await host.admit(request.data["peer"]["peer_id"])
     await guest.wait_for("admitted")
     return guest
-
-
-def message(text: str, body: bytes = b"") -> AppMessage:
-    return AppMessage("message", {"text": text}, body)
 
 
 async def test_host_admits_a_guest_and_they_exchange_encrypted_messages(
