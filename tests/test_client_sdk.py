@@ -6,11 +6,10 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import given
-from hypothesis import strategies as st
-
 from ctclient import AppMessage, BadLink, DecryptError, JoinLink
 from ctclient.crypto import SessionCipher, new_key
+from hypothesis import given
+from hypothesis import strategies as st
 
 SESSION = "x3Jb0pQ1sW9mZk2Lr7yTvA"
 
