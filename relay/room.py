@@ -156,6 +156,15 @@ class Room:
         peer.link = link
         peer.away_since = None
 
+    def _connect(self, peer: Peer, link: Link, new_secret: str, resumed: bool, now: float) -> None:
+        """Give a known peer its (new) connection and fresh resume credentials."""
+        peer.secret_hash = secret_digest(new_secret)
+        self._attach(peer, link)
+        self._save(peer)
+        self._refresh_receivers()
+        self.last_activity = now
+        link.post(self._welcome(peer, new_secret, resumed))
+
     def _save(self, peer: Peer, state: str | None = None) -> None:
         self.pending.peers[peer.peer_id] = (state or peer.state, peer)
 
@@ -176,12 +185,7 @@ class Room:
             self.peers[HOST_PEER_ID] = host
         elif host.link is None:
             self._announce("host_back", host)
-        host.secret_hash = secret_digest(new_secret)
-        self._attach(host, link)
-        self._save(host)
-        self._refresh_receivers()
-        self.last_activity = now
-        link.post(self._welcome(host, new_secret, resumed))
+        self._connect(host, link, new_secret, resumed, now)
         return host
 
     def join_guest(self, hello: Hello, peer_id: int, secret: str, link: Link, now: float) -> Peer:
@@ -215,12 +219,7 @@ class Room:
         ):
             raise fatal(CloseCode.NOT_AUTHENTICATED, "unknown or expired peer credentials")
         was_away = peer.link is None
-        peer.secret_hash = secret_digest(new_secret)
-        self._attach(peer, link)
-        self._save(peer)
-        self._refresh_receivers()
-        self.last_activity = now
-        link.post(self._welcome(peer, new_secret, True))
+        self._connect(peer, link, new_secret, True, now)
         if was_away and peer.state == "admitted":
             self._announce("back", peer)
         return peer

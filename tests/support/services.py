@@ -33,6 +33,17 @@ def find_binary(name: str, package: str) -> str:
 
 
 @contextmanager
+def _running(process: subprocess.Popen[bytes], port: int) -> Iterator[None]:
+    """Wait until the server listens; stop it afterwards."""
+    try:
+        wait_for_port(port, 30)
+        yield
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@contextmanager
 def redis_server() -> Iterator[str]:
     binary = find_binary("redis-server", "redis-server")
     port = free_port()
@@ -53,12 +64,8 @@ def redis_server() -> Iterator[str]:
             ],
             stdout=subprocess.DEVNULL,
         )
-        try:
-            wait_for_port(port, 10)
+        with _running(process, port):
             yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait(10)
 
 
 def _as_postgres_user() -> list[str]:
@@ -101,11 +108,9 @@ def postgres_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, 30)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        with _running(process, port):
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        process.terminate()
-        process.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
