@@ -62,6 +62,10 @@ class SharedText:
         self._remote = False
         self._subscription = self.doc.observe(self._updated)
 
+    def publish_to(self, on_local_update: Callable[[bytes], None]) -> None:
+        """From now on, hand each local change's update to ``on_local_update``."""
+        self._on_local_update = on_local_update
+
     def _updated(self, event: TransactionEvent) -> None:
         if not self._remote and self._on_local_update is not None:
             self._on_local_update(event.update)

@@ -1,0 +1,300 @@
+"""``ctclient``: host a folder, or join one, from a terminal.
+
+    ctclient host DIR --server URL [--name NAME] [--auto-admit] [--share on-demand|all]
+                  [--read-only-guests] [--guests-keep-files] [--ca-file PEM]
+    ctclient join URL DIR [--name NAME] [--open PATH ...] [--ca-file PEM]
+
+The join link is the first line ``host`` prints on stdout; everything else goes
+to stderr. Exit codes are listed in ``EXIT_CODES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import ssl
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from watchfiles import Change, awatch
+
+from ctclient.errors import BadLink, CtClientError, ServerError, SessionClosed
+from ctclient.files import Folder
+from ctclient.links import JoinLink
+from ctclient.messages import AppMessage
+from ctclient.peer import Event, Peer, create_session
+from ctclient.sharing import GuestShare, HostShare, Share
+
+EXIT_CODES = {
+    0: "the session ended, or you left it",
+    1: "an unexpected error",
+    2: "bad arguments or join link",
+    3: "the server could not be reached or trusted",
+    4: "the host denied or removed you",
+    5: "the session does not exist or has ended",
+    6: "the session or server is full",
+}
+CLOSE_EXIT = {4006: 4, 4007: 4, 4004: 5, 4011: 6, 1006: 3}
+WATCH_DEBOUNCE_MS = 100
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def trust(ca_file: str | None) -> ssl.SSLContext | None:
+    return ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+
+def relative(root: Path, changed: str) -> str | None:
+    try:
+        path = Path(changed).resolve().relative_to(root)
+    except ValueError:
+        return None
+    text = path.as_posix()
+    if text.startswith((".git/", ".ctclient/")) or Path(text).name.startswith(".ctclient-"):
+        return None
+    return text
+
+
+async def watch(root: Path, share: Share, on_tree_change: Any = None) -> None:
+    """Turn edits on disk, by any editor, into shared edits."""
+    async for changes in awatch(root, debounce=WATCH_DEBOUNCE_MS, step=20, recursive=True):
+        tree_changed = False
+        for change, changed in changes:
+            path = relative(share.folder.root, changed)
+            if path is None:
+                continue
+            if change is Change.modified:
+                await share.disk_changed(path)
+            else:
+                tree_changed = True
+                if change is Change.added:
+                    await share.disk_changed(path)
+        if tree_changed and on_tree_change is not None:
+            await on_tree_change()
+
+
+def from_read_only_peer(peer: Peer, event: Event) -> bool:
+    assert event.message is not None
+    sender = peer.peers.get(event.message.sender, {})
+    return event.message.type == "doc_update" and bool(sender.get("read_only"))
+
+
+async def ask(question: str) -> bool:
+    say(question)
+    answer = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    return answer.strip().lower() in ("y", "yes")
+
+
+# -- host ------------------------------------------------------------------------------
+
+
+async def host(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        say(f"ctclient: {root} is not a folder")
+        return 2
+    context = trust(args.ca_file)
+    link, secret = await create_session(
+        args.server, name=args.name, auto_admit=args.auto_admit, ssl_context=context
+    )
+    print(link, flush=True)
+    peer = await Peer(link, name=args.name, host_secret=secret, ssl_context=context).start()
+
+    async def send(message: AppMessage, to: int | None) -> None:
+        await peer.send(message, to)
+
+    share = HostShare(
+        Folder(root),
+        send,
+        say,
+        share_all=args.share == "all",
+        keep_files=args.guests_keep_files,
+    )
+    texts = sum(entry.kind == "text" for entry in share.entries.values())
+    say(
+        f"Sharing {len(share.entries)} files ({texts} as text) from {root}; Ctrl-C ends the session"
+    )
+    for entry in share.entries.values():
+        if entry.kind != "text":
+            say(f"{entry.path}: shared as a name only ({entry.kind.replace('_', ' ')})")
+    watcher = asyncio.create_task(watch(share.folder.root, share, share.tree_changed))
+    try:
+        return await host_events(peer, share, args)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if peer.closed is None:  # stopped by Ctrl-C: end the session for everyone
+            with contextlib.suppress(CtClientError, OSError):
+                await peer.end()
+
+
+async def host_events(peer: Peer, share: HostShare, args: argparse.Namespace) -> int:
+    while True:
+        event = await peer.events.get()
+        if event.kind == "message" and event.message is not None:
+            if not from_read_only_peer(peer, event):
+                await share.receive(event.message)
+        elif event.kind == "join_request":
+            guest = event.data["peer"]
+            if await ask(f"{guest['name']} wants to join. Admit? [y/N]"):
+                await peer.admit(guest["peer_id"])
+            else:
+                await peer.deny(guest["peer_id"])
+        elif event.kind == "presence":
+            guest = event.data["peer"]
+            if event.data["event"] == "admitted":
+                say(f"{guest['name']} joined")
+                if args.read_only_guests:
+                    await peer.set_read_only(guest["peer_id"], True)
+            elif event.data["event"] in ("left", "removed"):
+                say(f"{guest['name']} left")
+            if guest.get("read_only"):
+                share.read_only.add(guest["peer_id"])
+            else:
+                share.read_only.discard(guest["peer_id"])
+        elif event.kind == "closed":
+            say(f"Session closed: {event.data['reason'] or event.data['code']}")
+            return CLOSE_EXIT.get(event.data["code"], 0)
+
+
+# -- join -------------------------------------------------------------------------------
+
+
+async def join(args: argparse.Namespace) -> int:
+    link = JoinLink.parse(args.url)
+    root = Path(args.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    peer = await Peer(link, name=args.name, ssl_context=trust(args.ca_file)).start()
+    if peer.state == "lobby":
+        say("Waiting for the host to admit you...")
+        await peer.wait_for("admitted", timeout=24 * 3600)
+    say(f"Joined; the shared folder is {root}")
+
+    async def send(message: AppMessage, to: int | None) -> None:
+        await peer.send(message, to)
+
+    share = GuestShare(Folder(root), send, say)
+    share.wanted.update(args.open or [])
+    await send(AppMessage("hello_app", {"client": "ctclient"}), None)
+    watcher = asyncio.create_task(watch(share.folder.root, share))
+    code = 0
+    try:
+        code = await guest_events(peer, share)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if peer.closed is None:  # stopped by Ctrl-C: leave for good
+            with contextlib.suppress(CtClientError, OSError):
+                await peer.leave()
+        if share.keep_files:
+            say("The host lets you keep the files: they stay in the folder")
+        else:
+            removed = share.clean_up()
+            say(f"Removed the {len(removed)} files received in this session, as the host asks")
+    return code
+
+
+async def guest_events(peer: Peer, share: GuestShare) -> int:
+    while True:
+        event = await peer.events.get()
+        if event.kind == "message" and event.message is not None:
+            if not from_read_only_peer(peer, event):
+                await share.receive(event.message)
+        elif event.kind == "resumed":
+            await share.resync()
+        elif event.kind == "presence":
+            who, what = event.data["peer"], event.data["event"]
+            if what == "host_back":
+                await share.resync()
+            elif what == "read_only" and who["peer_id"] == peer.peer_id:
+                share.read_only = bool(who["read_only"])
+                say("You are read-only now" if share.read_only else "You may edit again")
+        elif event.kind == "closed":
+            code = event.data["code"]
+            say(f"Session closed: {event.data['reason'] or code}")
+            return CLOSE_EXIT.get(code, 0)
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    epilog = "exit codes:\n" + "\n".join(f"  {c}  {m}" for c, m in EXIT_CODES.items())
+    top = argparse.ArgumentParser(
+        prog="ctclient",
+        description="Share a folder through a ctserver, end-to-end encrypted.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    fmt = argparse.RawDescriptionHelpFormatter
+    hosting = commands.add_parser("host", help="share a folder", epilog=epilog, formatter_class=fmt)
+    hosting.add_argument("dir", help="the folder to share")
+    hosting.add_argument("--server", required=True, help="the ctserver URL, https://...")
+    hosting.add_argument("--name", default="Host", help="your display name")
+    hosting.add_argument("--auto-admit", action="store_true", help="admit guests without asking")
+    hosting.add_argument(
+        "--share",
+        choices=["on-demand", "all"],
+        default="on-demand",
+        help="send file contents only when a guest opens a file (default), or all text files",
+    )
+    hosting.add_argument("--read-only-guests", action="store_true", help="guests cannot edit")
+    hosting.add_argument(
+        "--guests-keep-files", action="store_true", help="guests keep the files after the session"
+    )
+    hosting.add_argument("--ca-file", help="PEM certificate(s) to trust for the server")
+    joining = commands.add_parser(
+        "join", help="join a shared folder", epilog=epilog, formatter_class=fmt
+    )
+    joining.add_argument("url", help="the join link, with the key after '#'")
+    joining.add_argument("dir", help="where to put the shared files")
+    joining.add_argument("--name", default="Guest", help="your display name")
+    joining.add_argument(
+        "--open", action="append", metavar="PATH", help="a file to open at once (repeatable)"
+    )
+    joining.add_argument("--ca-file", help="PEM certificate(s) to trust for the server")
+    return top
+
+
+async def run(args: argparse.Namespace) -> int:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await (host(args) if args.command == "host" else join(args))
+    except asyncio.CancelledError:
+        say("Stopped")
+        return 0
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = parser().parse_args(None if argv is None else list(argv))
+    try:
+        return asyncio.run(run(args))
+    except BadLink as exc:
+        say(f"ctclient: {exc}")
+        return 2
+    except ServerError as exc:
+        say(f"ctclient: the server refused: {exc}")
+        return 6 if exc.code == "too_many_sessions" else 1
+    except SessionClosed as exc:
+        say(f"ctclient: {exc}")
+        return CLOSE_EXIT.get(exc.code, 1)
+    except CtClientError as exc:
+        say(f"ctclient: {exc}")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Folder sharing over a session: the host's side and a guest's side.
+
+Both sides speak the file messages of docs/protocol.md §10 through a ``send``
+callable and keep the folder on disk in step with one ``SharedText`` per open
+file. Neither knows about sockets or terminals: relay/CLI code feeds them events.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ctclient.files import BadPath, Folder, check_path
+from ctclient.messages import AppMessage
+from ctclient.textsync import SharedText
+from ctclient.tree import DEFAULT_MAX_FILE_BYTES, Entry, scan
+
+logger = logging.getLogger("ctclient.sharing")
+
+Send = Callable[[AppMessage, int | None], Awaitable[None]]
+EMPTY_UPDATE = SharedText().update_since()
+Notify = Callable[[str], None]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: Any) -> bytes:
+    return base64.b64decode(text) if isinstance(text, str) else b""
+
+
+@dataclass
+class Document:
+    """One open file: its shared text and the text last seen on disk."""
+
+    text: SharedText
+    on_disk: str | None = None
+
+
+class Share:
+    """What both sides share: the folder, the open documents, the send channel."""
+
+    def __init__(self, folder: Folder, send: Send, notify: Notify) -> None:
+        self.folder = folder
+        self.send = send
+        self.notify = notify
+        self.documents: dict[str, Document] = {}
+        self.pending: list[AppMessage] = []
+
+    def _document(self, path: str, initial: str = "") -> Document:
+        """The open document for ``path``; a new one starts as ``initial`` (not an edit)."""
+        document = self.documents.get(path)
+        if document is None:
+            text = SharedText()
+            text.set_text(initial)
+            text.publish_to(lambda update: self._publish(path, update))
+            document = Document(text, on_disk=initial if initial else None)
+            self.documents[path] = document
+        return document
+
+    def _publish(self, path: str, update: bytes) -> None:
+        self.pending.append(AppMessage("doc_update", {"path": path}, update))
+
+    async def flush(self) -> None:
+        """Send the updates that local edits produced."""
+        pending, self.pending = self.pending, []
+        for message in pending:
+            await self.send(message, None)
+
+    def _write(self, path: str, document: Document) -> None:
+        text = document.text.text
+        if document.on_disk != text:
+            self.folder.write_text(path, text)
+            document.on_disk = text
+
+    async def disk_changed(self, path: str) -> None:
+        """A watched file changed on disk: share the edit if the file is open."""
+        document = self.documents.get(path)
+        if document is None:
+            return
+        try:
+            text = self.folder.read_text(path)
+        except (OSError, UnicodeDecodeError, BadPath):
+            return
+        if text == document.on_disk:
+            return  # our own write coming back
+        if not self.may_edit():
+            self.notify(f"{path}: you are read-only; your edit was not shared and is undone")
+            self._write_forced(path, document)
+            return
+        document.on_disk = text
+        document.text.set_text(text)
+        await self.flush()
+
+    def _write_forced(self, path: str, document: Document) -> None:
+        document.on_disk = None
+        self._write(path, document)
+
+    def may_edit(self) -> bool:
+        return True
+
+    def apply_update(self, path: str, update: bytes) -> None:
+        document = self.documents.get(path)
+        if document is None:
+            return  # not open here: nothing to keep in step
+        document.text.apply_update(update)
+        self._write(path, document)
+
+
+class HostShare(Share):
+    def __init__(
+        self,
+        folder: Folder,
+        send: Send,
+        notify: Notify,
+        *,
+        share_all: bool = False,
+        keep_files: bool = False,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    ) -> None:
+        super().__init__(folder, send, notify)
+        self.share_all = share_all
+        self.keep_files = keep_files
+        self.max_file_bytes = max_file_bytes
+        self.entries: dict[str, Entry] = {}
+        self.read_only: set[int] = set()
+        self.opened_by: dict[int, set[str]] = {}
+        self.rescan()
+
+    def rescan(self) -> bool:
+        """Scan the folder again; True when the tree changed."""
+        entries = {e.path: e for e in scan(self.folder.root, self.max_file_bytes)}
+        changed = entries != self.entries
+        self.entries = entries
+        return changed
+
+    def tree_message(self) -> AppMessage:
+        return AppMessage(
+            "tree",
+            {
+                "entries": [[e.path, e.size, e.kind] for e in self.entries.values()],
+                "share": "all" if self.share_all else "on-demand",
+                "keep_files": self.keep_files,
+            },
+        )
+
+    def _open_document(self, path: str) -> Document | None:
+        entry = self.entries.get(path)
+        if entry is None or entry.kind != "text":
+            return None
+        if path in self.documents:
+            return self.documents[path]
+        # The content on disk is where the document starts: it reaches guests as
+        # doc_sync, not as an edit.
+        return self._document(path, self.folder.read_text(path))
+
+    async def welcome(self, guest: int) -> None:
+        """A guest was admitted and said hello: send the tree, and the files if sharing all."""
+        await self.send(self.tree_message(), guest)
+        if self.share_all:
+            for path, entry in self.entries.items():
+                if entry.kind == "text":
+                    await self._sync(guest, path, b"")
+
+    async def _sync(self, guest: int, path: str, their_state: bytes) -> None:
+        document = self._open_document(path)
+        if document is None:
+            await self.send(AppMessage("refused", {"path": path, "reason": "not_text"}), guest)
+            return
+        self.opened_by.setdefault(guest, set()).add(path)
+        update = document.text.update_since(their_state or None)
+        sv = _b64(document.text.state_vector())
+        await self.send(AppMessage("doc_sync", {"path": path, "sv": sv}, update), guest)
+
+    async def receive(self, message: AppMessage) -> None:
+        sender = message.sender
+        try:
+            if message.type == "hello_app":
+                await self.welcome(sender)
+            elif message.type == "open":
+                await self._sync(sender, check_path(message.fields.get("path", "")), message.body)
+            elif message.type == "doc_update":
+                path = check_path(message.fields.get("path", ""))
+                if sender in self.read_only:
+                    notice = {"path": path, "reason": "read_only"}
+                    await self.send(AppMessage("refused", notice), sender)
+                    return
+                self.apply_update(path, message.body)
+            elif message.type == "closed":
+                self.opened_by.get(sender, set()).discard(message.fields.get("path", ""))
+        except BadPath as exc:
+            self.notify(f"ignored a message from peer {sender}: {exc}")
+
+    async def tree_changed(self) -> None:
+        if self.rescan():
+            await self.send(self.tree_message(), None)
+
+
+class GuestShare(Share):
+    def __init__(self, folder: Folder, send: Send, notify: Notify) -> None:
+        super().__init__(folder, send, notify)
+        self.entries: dict[str, tuple[int, str]] = {}
+        self.keep_files = False
+        self.read_only = False
+        self.created_files: set[str] = set()
+        self.created_dirs: set[Path] = set()
+        self.wanted: set[str] = set()
+
+    def may_edit(self) -> bool:
+        return not self.read_only
+
+    def _materialise(self, path: str) -> None:
+        target = self.folder.resolve(path)
+        if target.exists():
+            return  # never touch what was already in the folder
+        self.created_dirs.update(self.folder.write_text(path, ""))
+        self.created_files.add(path)
+
+    async def open(self, path: str) -> None:
+        path = check_path(path)
+        self.wanted.add(path)
+        kind = self.entries.get(path, (0, ""))[1]
+        if self.entries and kind != "text":
+            self.notify(f"{path}: not shared as text ({kind or 'not in the tree'})")
+            return
+        state = self.documents[path].text.state_vector() if path in self.documents else b""
+        await self.send(AppMessage("open", {"path": path}, state), None)
+
+    async def resync(self) -> None:
+        """After a reconnect (ours or the host's): exchange what each side lacks."""
+        for path in sorted(self.documents):
+            await self.open(path)
+
+    async def receive(self, message: AppMessage) -> None:
+        try:
+            if message.type == "tree":
+                await self._tree(message.fields)
+            elif message.type == "doc_sync":
+                await self._doc_sync(message)
+            elif message.type == "doc_update":
+                path = check_path(message.fields.get("path", ""))
+                self.apply_update(path, message.body)
+            elif message.type == "refused":
+                reason = message.fields.get("reason")
+                self.notify(f"{message.fields.get('path')}: the host refused it ({reason})")
+        except BadPath as exc:
+            self.notify(f"ignored a message from peer {message.sender}: {exc}")
+
+    async def _tree(self, fields: dict[str, Any]) -> None:
+        entries: dict[str, tuple[int, str]] = {}
+        for item in fields.get("entries", []):
+            path, size, kind = item
+            entries[check_path(path)] = (int(size), str(kind))
+        self.keep_files = bool(fields.get("keep_files", False))
+        for path, (_size, kind) in sorted(entries.items()):
+            if path not in self.entries and kind != "text":
+                self.notify(f"{path}: shared as a name only ({kind.replace('_', ' ')})")
+            self._materialise(path)
+        self.entries = entries
+        for path in sorted(self.wanted - set(self.documents)):
+            await self.open(path)
+
+    async def _doc_sync(self, message: AppMessage) -> None:
+        path = check_path(message.fields.get("path", ""))
+        self._materialise(path)
+        document = self._document(path)
+        document.text.apply_update(message.body)
+        self._write(path, document)
+        missing = document.text.update_since(_unb64(message.fields.get("sv")) or None)
+        if self.may_edit() and missing != EMPTY_UPDATE:  # edits made while disconnected
+            await self.send(AppMessage("doc_update", {"path": path}, missing), None)
+
+    def clean_up(self) -> list[str]:
+        """Remove the files this guest received (only those) and folders it made."""
+        removed = []
+        for path in sorted(self.created_files):
+            target = self.folder.root / path
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+                removed.append(path)
+        for folder in sorted(self.created_dirs, key=lambda p: len(p.parts), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        return removed

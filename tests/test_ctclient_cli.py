@@ -1,0 +1,132 @@
+"""``ctclient host`` and ``ctclient join`` as people run them, through a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.ports import free_port
+from tests.support.proxy import TcpProxy
+from tests.support.server import ServerProcess
+
+MARKER = "MARKER-b51e-secret"
+SECRET_NAME = "payroll-9f2c.py"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    port = free_port()
+    process = ServerProcess(
+        tmp_path_factory.mktemp("cli-server"),
+        CT_HTTP_PORT=str(port),
+        CT_SERVER_URL=f"http://127.0.0.1:{port}",
+    ).start()
+    yield process
+    process.stop()
+
+
+def ctclient(*args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ctclient.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return process.returncode, err
+
+
+async def eventually(check: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+def content(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+@pytest.fixture
+def host_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "host"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / SECRET_NAME).write_text(f"salary = 1  # {MARKER}\n")
+    (root / "README.md").write_text("# shared\n")
+    (root / "logo.png").write_bytes(b"\x89PNG\x00\x00")
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "debug.log").write_text("not shared\n")
+    return root
+
+
+@pytest.fixture
+async def proxy(server: ServerProcess) -> AsyncIterator[TcpProxy]:
+    capture = await TcpProxy(server.http_port).start()
+    yield capture
+    await capture.close()
+
+
+async def test_host_and_join_keep_both_folders_in_step(
+    server: ServerProcess, host_dir: Path, tmp_path: Path, proxy: TcpProxy
+) -> None:
+    hosting = ctclient("host", str(host_dir), "--server", f"http://127.0.0.1:{proxy.port}",
+                       "--auto-admit", "--name", "Ada")  # fmt: skip
+    joining = None
+    try:
+        assert hosting.stdout is not None
+        link = (await asyncio.to_thread(hosting.stdout.readline)).strip()
+        assert f"127.0.0.1:{proxy.port}/join/" in link and "#" in link
+        guest_dir = tmp_path / "guest"
+        guest_dir.mkdir()
+        (guest_dir / "mine.txt").write_text("the guest's own file\n")
+        joining = ctclient("join", link, str(guest_dir), "--open", f"src/{SECRET_NAME}")
+        shared = guest_dir / "src" / SECRET_NAME
+        await eventually(lambda: content(shared) == f"salary = 1  # {MARKER}\n", 10, "open file")
+        assert (guest_dir / "README.md").exists() and (guest_dir / "logo.png").exists()
+        assert not (guest_dir / "debug.log").exists()
+
+        (host_dir / "src" / SECRET_NAME).write_text(f"salary = 2  # {MARKER}\n")
+        await eventually(lambda: content(shared) == f"salary = 2  # {MARKER}\n", 2, "host edit")
+        shared.write_text(f"salary = 3  # {MARKER}\n")
+        await eventually(
+            lambda: content(host_dir / "src" / SECRET_NAME) == f"salary = 3  # {MARKER}\n",
+            2,
+            "guest edit",
+        )
+
+        code, err = await asyncio.to_thread(stop, joining)  # the proxy runs on this loop
+        assert code == 0, err
+        assert "Removed the" in err
+        assert not shared.exists() and not (guest_dir / "README.md").exists()
+        assert (guest_dir / "mine.txt").read_text() == "the guest's own file\n"
+    finally:
+        if joining is not None:
+            await asyncio.to_thread(stop, joining)
+        code, err = await asyncio.to_thread(stop, hosting)
+    assert code == 0, err
+    seen = bytes(proxy.received)
+    assert len(seen) > 1000
+    assert MARKER.encode() not in seen and SECRET_NAME.encode() not in seen
