@@ -130,3 +130,102 @@ async def test_host_and_join_keep_both_folders_in_step(
     seen = bytes(proxy.received)
     assert len(seen) > 1000
     assert MARKER.encode() not in seen and SECRET_NAME.encode() not in seen
+
+
+def run_ctclient(
+    *args: str, stdin: str = "", timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ctclient.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def test_bad_link_and_unknown_session_have_their_exit_codes(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    bad = run_ctclient("join", "https://example.com/nope", str(tmp_path / "g"))
+    assert bad.returncode == 2 and "join link" in bad.stderr
+    key = "A" * 43
+    unknown = run_ctclient("join", f"{server.http_url}/join/{'B' * 22}#{key}", str(tmp_path / "g"))
+    assert unknown.returncode == 5, unknown.stderr
+
+
+def test_unreachable_server_is_exit_3(tmp_path: Path) -> None:
+    result = run_ctclient("host", str(tmp_path), "--server", f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 3 and "cannot reach" in result.stderr
+
+
+def start_host(host_dir: Path, url: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+    hosting = ctclient("host", str(host_dir), "--server", url, "--name", "Ada", *options)
+    assert hosting.stdout is not None
+    return hosting, hosting.stdout.readline().strip()
+
+
+def test_denied_guest_exits_4(server: ServerProcess, host_dir: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+    hosting = subprocess.Popen(
+        [sys.executable, "-m", "ctclient.cli", "host", str(host_dir), "--server", server.http_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert hosting.stdout is not None and hosting.stdin is not None
+        link = hosting.stdout.readline().strip()
+        hosting.stdin.write("n\n")
+        hosting.stdin.flush()
+        result = run_ctclient("join", link, str(tmp_path / "g"), "--name", "Mallory")
+        assert result.returncode == 4, result.stderr
+        assert "Waiting for the host to admit you" in result.stderr
+    finally:
+        code, err = stop(hosting)
+    assert "Mallory wants to join. Admit? [y/N]" in err
+
+
+async def test_read_only_guests_edits_are_not_applied(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
+    hosting, link = start_host(
+        host_dir, server.http_url, "--auto-admit", "--read-only-guests", "--share", "all"
+    )
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", link, str(guest_dir))
+    try:
+        shared = guest_dir / "README.md"
+        await eventually(lambda: content(shared) == "# shared\n", 10, "shared with --share all")
+        await asyncio.sleep(0.5)  # the read-only flag arrives right after admission
+        shared.write_text("# vandalised\n")
+        await eventually(lambda: content(shared) == "# shared\n", 5, "the edit undone")
+        assert (host_dir / "README.md").read_text() == "# shared\n"
+    finally:
+        _, guest_err = await asyncio.to_thread(stop, joining)
+        await asyncio.to_thread(stop, hosting)
+    assert "you are read-only" in guest_err
+
+
+async def test_guests_keep_files_when_the_host_allows_and_https_with_a_ca_file(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
+    ca = str(server.certificate)
+    hosting, link = start_host(
+        host_dir, server.https_url, "--auto-admit", "--guests-keep-files", "--ca-file", ca
+    )
+    assert link.startswith("https://localhost:")
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", link, str(guest_dir), "--open", "README.md", "--ca-file", ca)
+    try:
+        await eventually(lambda: content(guest_dir / "README.md") == "# shared\n", 10, "open")
+    finally:
+        await asyncio.to_thread(stop, hosting)  # the host ends the session
+        code, err = await asyncio.to_thread(stop, joining)
+    assert code == 0, err
+    assert "keep the files" in err
+    assert (guest_dir / "README.md").read_text() == "# shared\n"

@@ -202,6 +202,12 @@ async def join(args: argparse.Namespace) -> int:
     return code
 
 
+async def rejoin(peer: Peer, share: GuestShare) -> None:
+    """After a reconnect (ours or the host's): ask for the tree, bring open files level."""
+    await peer.send(AppMessage("hello_app", {"client": "ctclient"}))
+    await share.resync()
+
+
 async def guest_events(peer: Peer, share: GuestShare) -> int:
     while True:
         event = await peer.events.get()
@@ -209,11 +215,11 @@ async def guest_events(peer: Peer, share: GuestShare) -> int:
             if not from_read_only_peer(peer, event):
                 await share.receive(event.message)
         elif event.kind == "resumed":
-            await share.resync()
+            await rejoin(peer, share)
         elif event.kind == "presence":
             who, what = event.data["peer"], event.data["event"]
             if what == "host_back":
-                await share.resync()
+                await rejoin(peer, share)
             elif what == "read_only" and who["peer_id"] == peer.peer_id:
                 share.read_only = bool(who["read_only"])
                 say("You are read-only now" if share.read_only else "You may edit again")
