@@ -33,14 +33,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.stop()
 
 
-def ctclient(*args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+def client_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+
+
+def ctclient(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "ctclient.cli", *args],
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=client_env(),
     )
 
 
@@ -168,15 +172,7 @@ def start_host(host_dir: Path, url: str, *options: str) -> tuple[subprocess.Pope
 
 
 def test_denied_guest_exits_4(server: ServerProcess, host_dir: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
-    hosting = subprocess.Popen(
-        [sys.executable, "-m", "ctclient.cli", "host", str(host_dir), "--server", server.http_url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    hosting = ctclient("host", str(host_dir), "--server", server.http_url, stdin=subprocess.PIPE)
     try:
         assert hosting.stdout is not None and hosting.stdin is not None
         link = hosting.stdout.readline().strip()
@@ -186,7 +182,7 @@ def test_denied_guest_exits_4(server: ServerProcess, host_dir: Path, tmp_path: P
         assert result.returncode == 4, result.stderr
         assert "Waiting for the host to admit you" in result.stderr
     finally:
-        code, err = stop(hosting)
+        _, err = stop(hosting)
     assert "Mallory wants to join. Admit? [y/N]" in err
 
 
