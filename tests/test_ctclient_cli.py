@@ -219,9 +219,12 @@ async def test_guests_keep_files_when_the_host_allows_and_https_with_a_ca_file(
     joining = ctclient("join", link, str(guest_dir), "--open", "README.md", "--ca-file", ca)
     try:
         await eventually(lambda: content(guest_dir / "README.md") == "# shared\n", 10, "open")
+        await asyncio.to_thread(stop, hosting)  # the host ends the session: the guest exits
+        _, err = await asyncio.to_thread(joining.communicate, timeout=20)
     finally:
-        await asyncio.to_thread(stop, hosting)  # the host ends the session
-        code, err = await asyncio.to_thread(stop, joining)
-    assert code == 0, err
+        await asyncio.to_thread(stop, hosting)
+        await asyncio.to_thread(stop, joining)
+    assert joining.returncode == 0, err
+    assert "the host ended the session" in err
     assert "keep the files" in err
     assert (guest_dir / "README.md").read_text() == "# shared\n"

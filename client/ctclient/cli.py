@@ -39,6 +39,22 @@ EXIT_CODES = {
     6: "the session or server is full",
 }
 CLOSE_EXIT = {4006: 4, 4007: 4, 4004: 5, 4011: 6, 1006: 3}
+CLOSE_REASONS = {
+    1000: "you left",
+    4004: "the session does not exist or has ended",
+    4005: "the host ended the session",
+    4006: "the host denied you",
+    4007: "the host removed you",
+    4011: "the session is full",
+    4013: "the same peer connected again elsewhere",
+}
+
+
+def closed_because(data: dict[str, Any]) -> str:
+    code = data["code"]
+    return CLOSE_REASONS.get(code) or data["reason"] or f"connection closed ({code})"
+
+
 WATCH_DEBOUNCE_MS = 100
 
 
@@ -160,7 +176,7 @@ async def host_events(peer: Peer, share: HostShare, args: argparse.Namespace) ->
             else:
                 share.read_only.discard(guest["peer_id"])
         elif event.kind == "closed":
-            say(f"Session closed: {event.data['reason'] or event.data['code']}")
+            say(f"Session closed: {closed_because(event.data)}")
             return CLOSE_EXIT.get(event.data["code"], 0)
 
 
@@ -224,9 +240,8 @@ async def guest_events(peer: Peer, share: GuestShare) -> int:
                 share.read_only = bool(who["read_only"])
                 say("You are read-only now" if share.read_only else "You may edit again")
         elif event.kind == "closed":
-            code = event.data["code"]
-            say(f"Session closed: {event.data['reason'] or code}")
-            return CLOSE_EXIT.get(code, 0)
+            say(f"Session closed: {closed_because(event.data)}")
+            return CLOSE_EXIT.get(event.data["code"], 0)
 
 
 # -- entry point -------------------------------------------------------------------------
