@@ -228,3 +228,27 @@ async def test_guests_keep_files_when_the_host_allows_and_https_with_a_ca_file(
     assert "the host ended the session" in err
     assert "keep the files" in err
     assert (guest_dir / "README.md").read_text() == "# shared\n"
+
+
+async def test_edits_during_a_network_cut_converge_without_loss_or_duplication(
+    server: ServerProcess, host_dir: Path, tmp_path: Path, proxy: TcpProxy
+) -> None:
+    url = f"http://127.0.0.1:{proxy.port}"
+    # Read the link in a thread: the proxy runs on this event loop.
+    hosting, link = await asyncio.to_thread(start_host, host_dir, url, "--auto-admit")
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", link, str(guest_dir), "--open", "README.md")
+    host_file, guest_file = host_dir / "README.md", guest_dir / "README.md"
+    try:
+        await eventually(lambda: content(guest_file) == "# shared\n", 10, "open")
+        proxy.cut()  # host and guest both lose their connections
+        host_file.write_text("# shared\nhost line\n")
+        guest_file.write_text("guest line\n# shared\n")
+        expected = "guest line\n# shared\nhost line\n"
+        await eventually(lambda: content(host_file) == expected, 10, "host converges")
+        await eventually(lambda: content(guest_file) == expected, 10, "guest converges")
+        await asyncio.sleep(1)  # and stays converged: nothing arrives twice
+        assert content(host_file) == content(guest_file) == expected
+    finally:
+        await asyncio.to_thread(stop, joining)
+        await asyncio.to_thread(stop, hosting)
