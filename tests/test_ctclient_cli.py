@@ -252,3 +252,29 @@ async def test_edits_during_a_network_cut_converge_without_loss_or_duplication(
     finally:
         await asyncio.to_thread(stop, joining)
         await asyncio.to_thread(stop, hosting)
+
+
+async def test_status_and_open_while_a_join_runs(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
+    hosting, link = start_host(host_dir, server.http_url, "--auto-admit")
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", link, str(guest_dir), "--name", "Bob")
+    try:
+        await eventually(lambda: (guest_dir / "README.md").exists(), 10, "tree materialised")
+        opened = await asyncio.to_thread(run_ctclient, "open", str(guest_dir / "README.md"))
+        assert opened.returncode == 0, opened.stderr
+        assert content(guest_dir / "README.md") == "# shared\n"
+        await asyncio.sleep(0.5)  # the host's "opens" message reaches everyone
+        shown = await asyncio.to_thread(run_ctclient, "status", str(host_dir))
+        assert shown.returncode == 0, shown.stderr
+        assert "host of session" in shown.stdout
+        assert "Bob (guest): README.md" in shown.stdout
+        guest_view = await asyncio.to_thread(run_ctclient, "status", str(guest_dir))
+        assert "open here: README.md" in guest_view.stdout
+    finally:
+        await asyncio.to_thread(stop, joining)
+        await asyncio.to_thread(stop, hosting)
+    assert not (guest_dir / ".ctclient").exists() and not (host_dir / ".ctclient").exists()
+    nothing = run_ctclient("status", str(guest_dir))
+    assert nothing.returncode == 2 and "no ctclient" in nothing.stderr

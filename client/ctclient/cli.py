@@ -16,12 +16,14 @@ import contextlib
 import signal
 import ssl
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from watchfiles import Change, awatch
 
+from ctclient.control import ControlDir
 from ctclient.errors import BadLink, CtClientError, ServerError, SessionClosed
 from ctclient.files import Folder
 from ctclient.links import JoinLink
@@ -107,6 +109,32 @@ async def ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def status_of(peer: Peer, share: Share, opens: dict[int, list[str]]) -> dict[str, Any]:
+    participants = []
+    for peer_id, info in sorted(peer.peers.items()):
+        participants.append({**info, "open": opens.get(peer_id, [])})
+    return {
+        "role": peer.role,
+        "session": peer.link.session_id,
+        "server": peer.link.server_url,
+        "you": peer.peer_id,
+        "state": peer.state,
+        "participants": participants,
+        "open_here": sorted(share.documents),
+    }
+
+
+async def serve_requests(control: ControlDir, share: GuestShare) -> None:
+    """``ctclient open DIR/PATH`` asks through the control folder."""
+    while True:
+        for path in control.take_requests():
+            try:
+                await share.open(path)
+            except CtClientError as exc:
+                say(f"cannot open {path}: {exc}")
+        await asyncio.sleep(0.2)
+
+
 # -- host ------------------------------------------------------------------------------
 
 
@@ -140,9 +168,17 @@ async def host(args: argparse.Namespace) -> int:
         if entry.kind != "text":
             say(f"{entry.path}: shared as a name only ({entry.kind.replace('_', ' ')})")
     watcher = asyncio.create_task(watch(share.folder.root, share, share.tree_changed))
+    control = ControlDir(share.folder.root)
+    control.create()
+
+    def publish_status() -> None:
+        control.write_status(status_of(peer, share, share.opened_by_lists()))
+
+    publish_status()
     try:
-        return await host_events(peer, share, args)
+        return await host_events(peer, share, args, publish_status)
     finally:
+        control.remove()
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -151,9 +187,17 @@ async def host(args: argparse.Namespace) -> int:
                 await peer.end()
 
 
-async def host_events(peer: Peer, share: HostShare, args: argparse.Namespace) -> int:
+async def host_events(
+    peer: Peer,
+    share: HostShare,
+    args: argparse.Namespace,
+    on_change: Callable[[], None] | None = None,
+) -> int:
     while True:
         event = await peer.events.get()
+        if on_change is not None and event.kind != "closed":
+            loop = asyncio.get_running_loop()
+            loop.call_soon(on_change)
         if event.kind == "message" and event.message is not None:
             if not from_read_only_peer(peer, event):
                 await share.receive(event.message)
@@ -171,6 +215,7 @@ async def host_events(peer: Peer, share: HostShare, args: argparse.Namespace) ->
                     await peer.set_read_only(guest["peer_id"], True)
             elif event.data["event"] in ("left", "removed"):
                 say(f"{guest['name']} left")
+                await share.forget(guest["peer_id"])
             if guest.get("read_only"):
                 share.read_only.add(guest["peer_id"])
             else:
@@ -199,14 +244,26 @@ async def join(args: argparse.Namespace) -> int:
     share = GuestShare(Folder(root), send, say)
     share.wanted.update(args.open or [])
     await send(AppMessage("hello_app", {"client": "ctclient"}), None)
-    watcher = asyncio.create_task(watch(share.folder.root, share))
+    control = ControlDir(share.folder.root)
+    control.create()
+
+    def publish_status() -> None:
+        control.write_status(status_of(peer, share, share.opens))
+
+    publish_status()
+    helpers = [
+        asyncio.create_task(watch(share.folder.root, share)),
+        asyncio.create_task(serve_requests(control, share)),
+    ]
     code = 0
     try:
-        code = await guest_events(peer, share)
+        code = await guest_events(peer, share, publish_status)
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        control.remove()
+        for helper in helpers:
+            helper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await helper
         if peer.closed is None:  # stopped by Ctrl-C: leave for good
             with contextlib.suppress(CtClientError, OSError):
                 await peer.leave()
@@ -224,9 +281,13 @@ async def rejoin(peer: Peer, share: GuestShare) -> None:
     await share.resync()
 
 
-async def guest_events(peer: Peer, share: GuestShare) -> int:
+async def guest_events(
+    peer: Peer, share: GuestShare, on_change: Callable[[], None] | None = None
+) -> int:
     while True:
         event = await peer.events.get()
+        if on_change is not None and event.kind != "closed":
+            asyncio.get_running_loop().call_soon(on_change)
         if event.kind == "message" and event.message is not None:
             if not from_read_only_peer(peer, event):
                 await share.receive(event.message)
@@ -242,6 +303,58 @@ async def guest_events(peer: Peer, share: GuestShare) -> int:
         elif event.kind == "closed":
             say(f"Session closed: {closed_because(event.data)}")
             return CLOSE_EXIT.get(event.data["code"], 0)
+
+
+# -- status and open ------------------------------------------------------------------------
+
+
+def find_running(start: Path) -> tuple[ControlDir, dict[str, Any]] | None:
+    """The running ctclient whose shared folder holds ``start``."""
+    for folder in [start, *start.parents]:
+        control = ControlDir(folder)
+        status = control.read_status()
+        if status is not None:
+            return control, status
+    return None
+
+
+def status(args: argparse.Namespace) -> int:
+    found = find_running(Path(args.dir).resolve())
+    if found is None:
+        say(f"ctclient: no ctclient host or join is running for {args.dir}")
+        return 2
+    _, current = found
+    print(f"{current['role']} of session {current['session']} on {current['server']}")
+    print(f"you are peer {current['you']} ({current['state']})")
+    for person in current["participants"]:
+        flags = " read-only" if person.get("read_only") else ""
+        files = ", ".join(person["open"]) or "no files open"
+        print(f"  {person['peer_id']:>3} {person['name']} ({person['role']}{flags}): {files}")
+    if current["role"] == "guest":
+        print("open here: " + (", ".join(current["open_here"]) or "none"))
+    return 0
+
+
+def open_file(args: argparse.Namespace) -> int:
+    target = Path(args.path).absolute()
+    found = find_running(target.parent.resolve())
+    if found is None:
+        say(f"ctclient: no ctclient join is running for {args.path}")
+        return 2
+    control, current = found
+    if current["role"] != "guest":
+        say("ctclient: the host already has every file")
+        return 2
+    relative = target.resolve().relative_to(control.path.parent).as_posix()
+    control.request_open(relative)
+    for _ in range(100):
+        current = control.read_status() or {}
+        if relative in current.get("open_here", []):
+            print(f"{relative} is open and stays in step")
+            return 0
+        time.sleep(0.1)
+    say(f"ctclient: {relative} did not open (is it a shared text file?)")
+    return 1
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -283,6 +396,12 @@ def parser() -> argparse.ArgumentParser:
         "--open", action="append", metavar="PATH", help="a file to open at once (repeatable)"
     )
     joining.add_argument("--ca-file", help="PEM certificate(s) to trust for the server")
+    showing = commands.add_parser(
+        "status", help="who is in the session and who has which file open", epilog=epilog
+    )
+    showing.add_argument("dir", help="a folder being hosted or joined")
+    opening = commands.add_parser("open", help="open a shared file in a running join")
+    opening.add_argument("path", help="DIR/PATH of a file in a joined folder")
     return top
 
 
@@ -301,6 +420,10 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = parser().parse_args(None if argv is None else list(argv))
+    if args.command == "status":
+        return status(args)
+    if args.command == "open":
+        return open_file(args)
     try:
         return asyncio.run(run(args))
     except BadLink as exc:

@@ -172,7 +172,10 @@ class HostShare(Share):
         if document is None:
             await self.send(AppMessage("refused", {"path": path, "reason": "not_text"}), guest)
             return
-        self.opened_by.setdefault(guest, set()).add(path)
+        opened = self.opened_by.setdefault(guest, set())
+        if path not in opened:
+            opened.add(path)
+            await self.send(self.opens_message(), None)
         update = document.text.update_since(their_state or None)
         sv = _b64(document.text.state_vector())
         await self.send(AppMessage("doc_sync", {"path": path, "sv": sv}, update), guest)
@@ -196,6 +199,18 @@ class HostShare(Share):
         except BadPath as exc:
             self.notify(f"ignored a message from peer {sender}: {exc}")
 
+    def opened_by_lists(self) -> dict[int, list[str]]:
+        return {peer: sorted(paths) for peer, paths in self.opened_by.items()}
+
+    def opens_message(self) -> AppMessage:
+        opens = {str(peer): sorted(paths) for peer, paths in self.opened_by.items() if paths}
+        return AppMessage("opens", {"opens": opens})
+
+    async def forget(self, guest: int) -> None:
+        """A guest left: it has nothing open any more."""
+        if self.opened_by.pop(guest, None):
+            await self.send(self.opens_message(), None)
+
     async def tree_changed(self) -> None:
         if self.rescan():
             await self.send(self.tree_message(), None)
@@ -210,6 +225,7 @@ class GuestShare(Share):
         self.created_files: set[str] = set()
         self.created_dirs: set[Path] = set()
         self.wanted: set[str] = set()
+        self.opens: dict[int, list[str]] = {}
 
     def may_edit(self) -> bool:
         return not self.read_only
@@ -245,6 +261,9 @@ class GuestShare(Share):
             elif message.type == "doc_update":
                 path = check_path(message.fields.get("path", ""))
                 self.apply_update(path, message.body)
+            elif message.type == "opens":
+                opens = message.fields.get("opens", {})
+                self.opens = {int(peer): [str(p) for p in paths] for peer, paths in opens.items()}
             elif message.type == "refused":
                 reason = message.fields.get("reason")
                 self.notify(f"{message.fields.get('path')}: the host refused it ({reason})")

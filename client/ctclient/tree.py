@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-ALWAYS_IGNORED = (".git/",)
+ALWAYS_IGNORED = (".git/", ".ctclient/")
 SNIFF_BYTES = 8192
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
