@@ -278,3 +278,30 @@ async def test_status_and_open_while_a_join_runs(
     assert not (guest_dir / ".ctclient").exists() and not (host_dir / ".ctclient").exists()
     nothing = run_ctclient("status", str(guest_dir))
     assert nothing.returncode == 2 and "no ctclient" in nothing.stderr
+
+
+def test_an_untrusted_certificate_is_refused_with_its_fingerprint(
+    server: ServerProcess, host_dir: Path
+) -> None:
+    refused = run_ctclient("host", str(host_dir), "--server", server.https_url)
+    assert refused.returncode == 3
+    logged = server.output.split("SHA-256 fingerprint ")[1].split(",")[0]
+    assert f"--fingerprint {logged}" in refused.stderr
+    wrong = run_ctclient(
+        "host", str(host_dir), "--server", server.https_url, "--fingerprint", "AB" * 32
+    )
+    assert wrong.returncode == 3 and "not the one given" in wrong.stderr
+
+
+async def test_a_pinned_fingerprint_is_trusted(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
+    pin = server.output.split("SHA-256 fingerprint ")[1].split(",")[0]
+    hosting, link = start_host(host_dir, server.https_url, "--auto-admit", "--fingerprint", pin)
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", link, str(guest_dir), "--open", "README.md", "--fingerprint", pin)
+    try:
+        await eventually(lambda: content(guest_dir / "README.md") == "# shared\n", 10, "open")
+    finally:
+        await asyncio.to_thread(stop, joining)
+        await asyncio.to_thread(stop, hosting)

@@ -30,6 +30,7 @@ from ctclient.links import JoinLink
 from ctclient.messages import AppMessage
 from ctclient.peer import Event, Peer, create_session
 from ctclient.sharing import GuestShare, HostShare, Share
+from ctclient.trust import Untrusted, context_for
 
 EXIT_CODES = {
     0: "the session ended, or you left it",
@@ -64,8 +65,8 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def trust(ca_file: str | None) -> ssl.SSLContext | None:
-    return ssl.create_default_context(cafile=ca_file) if ca_file else None
+def trust(args: argparse.Namespace, url: str) -> ssl.SSLContext | None:
+    return context_for(url, args.ca_file, args.fingerprint)
 
 
 def relative(root: Path, changed: str) -> str | None:
@@ -143,7 +144,7 @@ async def host(args: argparse.Namespace) -> int:
     if not root.is_dir():
         say(f"ctclient: {root} is not a folder")
         return 2
-    context = trust(args.ca_file)
+    context = trust(args, args.server)
     link, secret = await create_session(
         args.server, name=args.name, auto_admit=args.auto_admit, ssl_context=context
     )
@@ -232,7 +233,7 @@ async def join(args: argparse.Namespace) -> int:
     link = JoinLink.parse(args.url)
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
-    peer = await Peer(link, name=args.name, ssl_context=trust(args.ca_file)).start()
+    peer = await Peer(link, name=args.name, ssl_context=trust(args, link.server_url)).start()
     if peer.state == "lobby":
         say("Waiting for the host to admit you...")
         await peer.wait_for("admitted", timeout=24 * 3600)
@@ -360,6 +361,16 @@ def open_file(args: argparse.Namespace) -> int:
 # -- entry point -------------------------------------------------------------------------
 
 
+def add_trust_options(command: argparse.ArgumentParser) -> None:
+    trusted = command.add_mutually_exclusive_group()
+    trusted.add_argument("--ca-file", help="PEM certificate(s) to trust for the server")
+    trusted.add_argument(
+        "--fingerprint",
+        metavar="SHA256",
+        help="trust only the server certificate with this SHA-256 fingerprint (from its log)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     epilog = "exit codes:\n" + "\n".join(f"  {c}  {m}" for c, m in EXIT_CODES.items())
     top = argparse.ArgumentParser(
@@ -385,7 +396,7 @@ def parser() -> argparse.ArgumentParser:
     hosting.add_argument(
         "--guests-keep-files", action="store_true", help="guests keep the files after the session"
     )
-    hosting.add_argument("--ca-file", help="PEM certificate(s) to trust for the server")
+    add_trust_options(hosting)
     joining = commands.add_parser(
         "join", help="join a shared folder", epilog=epilog, formatter_class=fmt
     )
@@ -395,7 +406,7 @@ def parser() -> argparse.ArgumentParser:
     joining.add_argument(
         "--open", action="append", metavar="PATH", help="a file to open at once (repeatable)"
     )
-    joining.add_argument("--ca-file", help="PEM certificate(s) to trust for the server")
+    add_trust_options(joining)
     showing = commands.add_parser(
         "status", help="who is in the session and who has which file open", epilog=epilog
     )
@@ -435,7 +446,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     except SessionClosed as exc:
         say(f"ctclient: {exc}")
         return CLOSE_EXIT.get(exc.code, 1)
-    except CtClientError as exc:
+    except (Untrusted, CtClientError) as exc:
         say(f"ctclient: {exc}")
         return 3
 
