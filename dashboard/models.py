@@ -21,3 +21,14 @@ class BootstrapAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.source})"
+
+
+class ClientDownload(models.Model):
+    """One download from /clients/: the dashboard counts them (the seeds' metric)."""
+
+    client = models.CharField(max_length=32)
+    filename = models.CharField(max_length=255)
+    downloaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} at {self.downloaded_at:%Y-%m-%d %H:%M}"

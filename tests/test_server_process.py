@@ -6,6 +6,7 @@ import hashlib
 import re
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -216,3 +217,47 @@ def test_container_healthcheck_script(start_server: StartServer) -> None:
         timeout=10,
     )
     assert dead.returncode == 1 and b"health check failed" in dead.stderr
+
+
+def test_client_download_installs_a_working_ctclient_preset_to_this_server(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = start_server(CT_HTTP_PORT=str(port), CT_SERVER_URL=f"http://127.0.0.1:{port}")
+    assert "Client download ready: /clients/python/ctclient-" in server.output
+    index = httpx.get(f"{server.http_url}/clients/")
+    link = re.search(r'href="(/clients/python/[^"]+\.whl)"', index.text)
+    assert index.status_code == 200 and link is not None
+    wheel = tmp_path / link[1].rsplit("/", 1)[1]
+    wheel.write_bytes(httpx.get(server.http_url + link[1]).content)
+    venv = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert installed.returncode == 0, installed.stderr
+    helped = subprocess.run(
+        [str(venv / "bin" / "ctclient"), "host", "--help"], capture_output=True, text=True
+    )
+    assert helped.returncode == 0 and f"default: http://127.0.0.1:{port}" in helped.stdout
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    hosting = subprocess.Popen(
+        [str(venv / "bin" / "ctclient"), "host", str(shared), "--auto-admit"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert hosting.stdout is not None
+        assert hosting.stdout.readline().startswith(f"http://127.0.0.1:{port}/join/")
+    finally:
+        hosting.send_signal(signal.SIGINT)
+        hosting.wait(20)
+    counted = sqlite3.connect(server.data_dir / "ctserver.sqlite3").execute(
+        "SELECT count(*) FROM dashboard_clientdownload"
+    )
+    assert counted.fetchone() == (1,)

@@ -32,6 +32,11 @@ from ctclient.peer import Event, Peer, create_session
 from ctclient.sharing import GuestShare, HostShare, Share
 from ctclient.trust import Untrusted, context_for
 
+try:  # present in the copy a ctserver offers for download under /clients/
+    from ctclient._defaults import SERVER_URL as DEFAULT_SERVER
+except ImportError:
+    DEFAULT_SERVER = None
+
 EXIT_CODES = {
     0: "the session ended, or you left it",
     1: "an unexpected error",
@@ -383,7 +388,12 @@ def parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     hosting = commands.add_parser("host", help="share a folder", epilog=epilog, formatter_class=fmt)
     hosting.add_argument("dir", help="the folder to share")
-    hosting.add_argument("--server", required=True, help="the ctserver URL, https://...")
+    hosting.add_argument(
+        "--server",
+        default=DEFAULT_SERVER,
+        required=DEFAULT_SERVER is None,
+        help=f"the ctserver URL (default: {DEFAULT_SERVER or 'none; required'})",
+    )
     hosting.add_argument("--name", default="Host", help="your display name")
     hosting.add_argument("--auto-admit", action="store_true", help="admit guests without asking")
     hosting.add_argument(

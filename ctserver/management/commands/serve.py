@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import subprocess
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from ctserver.server import PortUnavailable, serve
 from ctserver.tls import tls_material
+from dashboard.clients import build_python_client
 from dashboard.credentials import ensure_dashboard_account, log_generated_password
 from licensing.state import license_state
 
@@ -45,6 +47,11 @@ class Command(BaseCommand):
             log_generated_password(account.username, account.generated_password)
         else:
             logger.info("Dashboard user %r (from %s)", account.username, account.source)
+        try:
+            client = build_python_client(settings.DATA.root / "clients", config.server_url)
+            logger.info("Client download ready: /clients/%s/%s", client.client, client.filename)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            logger.error("Could not build the client download: %s", exc)
 
         from ctserver.asgi import application
 
