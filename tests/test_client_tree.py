@@ -62,3 +62,11 @@ def test_symbolic_links_are_not_followed(tmp_path: Path) -> None:
     os.symlink(outside, shared / "linked-dir")
     os.symlink(outside / "passwords.txt", shared / "linked-file.txt")
     assert paths(shared) == ["code.py"]
+
+
+def test_large_trees_report_progress(tmp_path: Path) -> None:
+    for i in range(2500):
+        write(tmp_path, f"many/{i:05}.txt")
+    seen: list[int] = []
+    entries = scan(tmp_path, progress=seen.append)
+    assert len(entries) == 2500 and seen == [1000, 2000]

@@ -17,7 +17,7 @@ from typing import Any
 from ctclient.files import BadPath, Folder, check_path
 from ctclient.messages import AppMessage
 from ctclient.textsync import SharedText
-from ctclient.tree import DEFAULT_MAX_FILE_BYTES, Entry, scan
+from ctclient.tree import DEFAULT_MAX_FILE_BYTES, PROGRESS_EVERY, Entry, scan
 
 logger = logging.getLogger("ctclient.sharing")
 
@@ -130,11 +130,11 @@ class HostShare(Share):
         self.entries: dict[str, Entry] = {}
         self.read_only: set[int] = set()
         self.opened_by: dict[int, set[str]] = {}
-        self.rescan()
+        self.rescan(lambda count: notify(f"Scanning the folder: {count} files so far..."))
 
-    def rescan(self) -> bool:
+    def rescan(self, progress: Callable[[int], None] | None = None) -> bool:
         """Scan the folder again; True when the tree changed."""
-        entries = {e.path: e for e in scan(self.folder.root, self.max_file_bytes)}
+        entries = {e.path: e for e in scan(self.folder.root, self.max_file_bytes, progress)}
         changed = entries != self.entries
         self.entries = entries
         return changed
@@ -276,10 +276,12 @@ class GuestShare(Share):
             path, size, kind = item
             entries[check_path(path)] = (int(size), str(kind))
         self.keep_files = bool(fields.get("keep_files", False))
-        for path, (_size, kind) in sorted(entries.items()):
+        for number, (path, (_size, kind)) in enumerate(sorted(entries.items()), start=1):
             if path not in self.entries and kind != "text":
                 self.notify(f"{path}: shared as a name only ({kind.replace('_', ' ')})")
             self._materialise(path)
+            if number % PROGRESS_EVERY == 0:
+                self.notify(f"Creating the shared names: {number} of {len(entries)}...")
         self.entries = entries
         for path in sorted(self.wanted - set(self.documents)):
             await self.open(path)

@@ -8,6 +8,7 @@ links are never followed, so nothing outside the folder can be shared.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,18 @@ def classify(path: Path, size: int, max_bytes: int) -> str:
     return "text"
 
 
-def scan(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Entry]:
-    """Every shareable file below ``root``, sorted by path."""
+PROGRESS_EVERY = 1000
+
+
+def scan(
+    root: Path,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Callable[[int], None] | None = None,
+) -> list[Entry]:
+    """Every shareable file below ``root``, sorted by path.
+
+    ``progress`` is told the count every ``PROGRESS_EVERY`` files, for large trees.
+    """
     rules = IgnoreRules(root)
     entries: list[Entry] = []
     for folder, dirs, files in os.walk(root, followlinks=False):
@@ -92,4 +103,6 @@ def scan(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Entry
                 continue
             size = path.stat().st_size
             entries.append(Entry(relative, size, classify(path, size, max_file_bytes)))
+            if progress is not None and len(entries) % PROGRESS_EVERY == 0:
+                progress(len(entries))
     return sorted(entries, key=lambda entry: entry.path)
