@@ -1,4 +1,4 @@
-"""ctclient: the Python SDK (and later the CLI) for ctserver sessions.
+"""ctclient: the Python SDK and command line for ctserver sessions.
 
 Everything a session shares is encrypted here, before it leaves the process; the
 server only ever sees ciphertext (docs/protocol.md in the ctserver repository).
