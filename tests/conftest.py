@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, plain_http_env
 from tests.support.services import create_database, postgres_server, redis_server
 
 
@@ -29,6 +29,14 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server per test module, reached over plain HTTP."""
+    server = ServerProcess(tmp_path_factory.mktemp("server"), **plain_http_env()).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

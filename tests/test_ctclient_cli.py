@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -22,15 +22,8 @@ SECRET_NAME = "payroll-9f2c.py"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    port = free_port()
-    process = ServerProcess(
-        tmp_path_factory.mktemp("cli-server"),
-        CT_HTTP_PORT=str(port),
-        CT_SERVER_URL=f"http://127.0.0.1:{port}",
-    ).start()
-    yield process
-    process.stop()
+def server(http_server: ServerProcess) -> ServerProcess:
+    return http_server
 
 
 def client_env() -> dict[str, str]:

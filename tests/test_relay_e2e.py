@@ -15,18 +15,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.peers import FAST, message
-from tests.support.ports import free_port
 from tests.support.proxy import TcpProxy
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, plain_http_env
 
 
 @pytest.fixture(scope="module")
 def relay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    port = free_port()
     server = ServerProcess(
         tmp_path_factory.mktemp("relay"),
-        CT_HTTP_PORT=str(port),
-        CT_SERVER_URL=f"http://127.0.0.1:{port}",
+        **plain_http_env(),
         CT_RECONNECT_GRACE="4",
         CT_HELLO_TIMEOUT="1",
         CT_MAX_FRAME_BYTES="65536",
@@ -327,10 +324,8 @@ async def test_the_server_never_sees_content_or_the_key(
 async def test_a_receiver_that_cannot_keep_up_is_dropped_and_others_get_everything(
     start_server: Callable[..., ServerProcess],
 ) -> None:
-    port = free_port()
     server = start_server(
-        CT_HTTP_PORT=str(port),
-        CT_SERVER_URL=f"http://127.0.0.1:{port}",
+        **plain_http_env(),
         CT_SEND_QUEUE_BYTES=str(2 * 1024 * 1024),
         CT_PEER_RATE_FRAMES="100000",
         CT_PEER_RATE_BYTES="1000000000",

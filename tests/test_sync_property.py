@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,22 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.peers import FAST
-from tests.support.ports import free_port
 from tests.support.server import ServerProcess
 
 WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    port = free_port()
-    process = ServerProcess(
-        tmp_path_factory.mktemp("sync-server"),
-        CT_HTTP_PORT=str(port),
-        CT_SERVER_URL=f"http://127.0.0.1:{port}",
-    ).start()
-    yield process
-    process.stop()
+def server(http_server: ServerProcess) -> ServerProcess:
+    return http_server
 
 
 def quiet(_text: str) -> None:
