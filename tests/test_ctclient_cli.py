@@ -174,9 +174,16 @@ def test_denied_guest_exits_4(server: ServerProcess, host_dir: Path, tmp_path: P
         result = run_ctclient("join", link, str(tmp_path / "g"), "--name", "Mallory")
         assert result.returncode == 4, result.stderr
         assert "Waiting for the host to admit you" in result.stderr
+        waiting = ctclient("join", link, str(tmp_path / "e"), "--name", "Eve")
+        time.sleep(1)  # Eve waits; nobody answers the host's question
     finally:
-        _, err = stop(hosting)
+        code, err = stop(hosting)  # Ctrl-C with a question pending still stops at once
+    assert code == 0, err
     assert "Mallory wants to join. Admit? [y/N]" in err
+    assert "Eve wants to join. Admit? [y/N]" in err
+    _, eve_err = waiting.communicate(timeout=20)  # Eve's join ends by itself
+    assert waiting.returncode in (0, 4), eve_err  # ended, or denied when stdin closed first
+    assert "the host ended the session" in eve_err or "the host denied you" in eve_err
 
 
 async def test_read_only_guests_edits_are_not_applied(

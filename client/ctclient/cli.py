@@ -16,6 +16,7 @@ import contextlib
 import signal
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -109,10 +110,36 @@ def from_read_only_peer(peer: Peer, event: Event) -> bool:
     return event.message.type == "doc_update" and bool(sender.get("read_only"))
 
 
-async def ask(question: str) -> bool:
-    say(question)
-    answer = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    return answer.strip().lower() in ("y", "yes")
+class Terminal:
+    """Questions to the person at the terminal, one at a time, without blocking the
+    session: answers are read by a daemon thread, which never holds up exit."""
+
+    def __init__(self) -> None:
+        self._answers: asyncio.Queue[str] = asyncio.Queue()
+        self._turn = asyncio.Lock()
+        self._reader: threading.Thread | None = None
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(self._answers.put_nowait, line)
+        loop.call_soon_threadsafe(self._answers.put_nowait, "")  # end of input: "no"
+
+    async def ask(self, question: str) -> bool:
+        async with self._turn:
+            if self._reader is None:
+                loop = asyncio.get_running_loop()
+                self._reader = threading.Thread(target=self._read, args=(loop,), daemon=True)
+                self._reader.start()
+            say(question)
+            answer = await self._answers.get()
+            return answer.strip().lower() in ("y", "yes")
+
+
+async def decide(peer: Peer, terminal: Terminal, guest: dict[str, Any]) -> None:
+    if await terminal.ask(f"{guest['name']} wants to join. Admit? [y/N]"):
+        await peer.admit(guest["peer_id"])
+    else:
+        await peer.deny(guest["peer_id"])
 
 
 def status_of(peer: Peer, share: Share, opens: dict[int, list[str]]) -> dict[str, Any]:
@@ -199,20 +226,18 @@ async def host_events(
     args: argparse.Namespace,
     on_change: Callable[[], None] | None = None,
 ) -> int:
+    terminal = Terminal()
+    decisions: set[asyncio.Task[None]] = set()
     while True:
         event = await peer.events.get()
         if on_change is not None and event.kind != "closed":
-            loop = asyncio.get_running_loop()
-            loop.call_soon(on_change)
+            asyncio.get_running_loop().call_soon(on_change)
         if event.kind == "message" and event.message is not None:
             if not from_read_only_peer(peer, event):
                 await share.receive(event.message)
-        elif event.kind == "join_request":
-            guest = event.data["peer"]
-            if await ask(f"{guest['name']} wants to join. Admit? [y/N]"):
-                await peer.admit(guest["peer_id"])
-            else:
-                await peer.deny(guest["peer_id"])
+        elif event.kind == "join_request":  # asked aside, so the session goes on meanwhile
+            decisions.add(asyncio.create_task(decide(peer, terminal, event.data["peer"])))
+            decisions = {task for task in decisions if not task.done()}
         elif event.kind == "presence":
             guest = event.data["peer"]
             if event.data["event"] == "admitted":
@@ -440,6 +465,13 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    finally:  # a late Ctrl-C while exiting must not turn a clean exit into a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _main(argv: Iterable[str] | None) -> int:
     args = parser().parse_args(None if argv is None else list(argv))
     if args.command == "status":
         return status(args)
@@ -454,7 +486,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         say(f"ctclient: the server refused: {exc}")
         return 6 if exc.code == "too_many_sessions" else 1
     except SessionClosed as exc:
-        say(f"ctclient: {exc}")
+        say(f"ctclient: {closed_because({'code': exc.code, 'reason': exc.reason})}")
         return CLOSE_EXIT.get(exc.code, 1)
     except (Untrusted, CtClientError) as exc:
         say(f"ctclient: {exc}")
