@@ -18,7 +18,7 @@ from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "docker" / "entrypoint.sh"
-READY_LINE = "services now available on port"
+READY_LINE = "Clients use CT_SERVER_URL:"  # the last line of the startup announcement
 
 
 def server_environment(data_dir: Path, **overrides: str) -> dict[str, str]:
