@@ -21,6 +21,8 @@ import uvicorn
 
 from ctserver.config import ALL_INTERFACES, Config
 from ctserver.tls import TlsMaterial
+from relay.cluster import close_cluster
+from relay.rooms import ROOMS
 
 logger = logging.getLogger("ctserver")
 
@@ -132,5 +134,8 @@ async def serve(application: Any, config: Config, tls: TlsMaterial, license_stat
         await asyncio.sleep(0.05)
     else:
         Listening(config, license_state).announce()
-    if not all(await asyncio.gather(*tasks)):
+    served = await asyncio.gather(*tasks)
+    await ROOMS.close()  # save the rooms, release their sessions to other servers
+    await close_cluster()
+    if not all(served):
         raise PortUnavailable("a port could not be opened (see the error above)")

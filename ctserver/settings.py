@@ -123,7 +123,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve from the app folders too, so a checkout runs without collectstatic
 # (WhiteNoise then warns that STATIC_ROOT does not exist, which is expected).
 WHITENOISE_USE_FINDERS = True
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at: .*staticfiles")
 
 # HTTPS: the external URL decides. Health checks stay reachable over plain HTTP
 # so load balancers and the container HEALTHCHECK need no certificate.

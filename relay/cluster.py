@@ -189,3 +189,10 @@ async def get_cluster() -> Cluster | None:
             ROOMS.attach(cluster.bus)
             _cluster = cluster
     return _cluster
+
+
+async def close_cluster() -> None:
+    global _cluster
+    if _cluster is not None:
+        await _cluster.close()
+        _cluster = None

@@ -202,10 +202,7 @@ class Room:
         self._save(guest)
         self.last_activity = now
         link.post(self._welcome(guest, secret, False))
-        if self.auto_admit:
-            self._admit(guest, now)
-        elif self.host is not None and self.host.link is not None:
-            self.host.link.post(control("join_request", peer=guest.describe()))
+        self._ask_host(guest, now)
         return guest
 
     def resume(self, hello: Hello, link: Link, new_secret: str, now: float) -> Peer:
@@ -220,9 +217,17 @@ class Room:
             raise fatal(CloseCode.NOT_AUTHENTICATED, "unknown or expired peer credentials")
         was_away = peer.link is None
         self._connect(peer, link, new_secret, True, now)
-        if was_away and peer.state == "admitted":
+        if peer.state == "lobby":
+            self._ask_host(peer, now)
+        elif was_away:
             self._announce("back", peer)
         return peer
+
+    def _ask_host(self, guest: Peer, now: float) -> None:
+        if self.auto_admit:
+            self._admit(guest, now)
+        elif self.host is not None and self.host.link is not None:
+            self.host.link.post(control("join_request", peer=guest.describe()))
 
     def _admit(self, guest: Peer, now: float) -> None:
         guest.state = "admitted"

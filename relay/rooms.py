@@ -111,11 +111,19 @@ class Rooms:
                     peer.link = None
 
     async def close(self) -> None:
-        """Stop sweeping (tests, shutdown)."""
+        """Shutdown: stop sweeping, save every room, and hand its session back, so
+        another server can take it at once instead of after the lease runs out."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        self._rooms.clear()
+        rooms, self._rooms = list(self._rooms.values()), {}
+        if rooms:
+            await database_sync_to_async(store.flush_counters)(rooms)
+        for room in rooms:
+            if room.pending:
+                await database_sync_to_async(store.flush)(room)
+            if self._bus is not None:
+                await self._bus.release(room.session_id)
 
 
 ROOMS = Rooms()

@@ -77,8 +77,10 @@ def load_room(session_id: str, limits: RelayLimits, now: float) -> Room | None:
     room.first_guest_at = _epoch(row.first_guest_at)
     room.last_guest_left_at = _epoch(row.last_guest_left_at)
     room.peak_peers = row.peak_peers
-    # Lobby guests of a lost room ask again; admitted peers may resume.
-    for part in row.participants.filter(state=Participant.State.ADMITTED):
+    # Admitted peers resume as they were; a guest whose admission had not been
+    # saved yet resumes into the lobby and is asked about again.
+    states = [Participant.State.ADMITTED, Participant.State.LOBBY]
+    for part in row.participants.filter(state__in=states):
         room.peers[part.peer_id] = Peer(
             peer_id=part.peer_id,
             name=part.display_name,

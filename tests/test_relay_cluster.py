@@ -3,6 +3,7 @@ between them, and a session surviving the loss of the server that held it."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +20,19 @@ StartServer = Callable[..., ServerProcess]
 
 @pytest.fixture
 def pair(
-    start_server: StartServer, tmp_path: Path, redis_url: str, postgres_url: str
+    start_server: StartServer,
+    tmp_path: Path,
+    redis_url: str,
+    postgres_url: str,
+    request: pytest.FixtureRequest,
 ) -> tuple[ServerProcess, ServerProcess]:
+    lease = getattr(request, "param", "2")
     shared = {
         "CT_DATABASE_URL": postgres_url,
         "CT_REDIS_URL": redis_url,
         "CT_SECRET_KEY": "cluster-test-" + "k" * 50,
         "CT_SERVER_URL": "http://127.0.0.1",
-        "CT_OWNER_LEASE": "2",
+        "CT_OWNER_LEASE": lease,
         "CT_SWEEP_INTERVAL": "0.3",
         "CT_RECONNECT_GRACE": "30",
     }
@@ -59,8 +65,19 @@ async def test_peers_on_two_servers_share_a_session(
     assert (await guest.wait_for("closed")).data["code"] == 4005
 
 
+@pytest.mark.parametrize(
+    ("pair", "how"),
+    [
+        # Stopped cleanly, the server hands its sessions back at once: a lease of
+        # a minute would otherwise hold them for a minute.
+        pytest.param("60", signal.SIGTERM, id="stopped"),
+        # Killed, it cannot: its sessions move once the short lease runs out.
+        pytest.param("2", signal.SIGKILL, id="killed"),
+    ],
+    indirect=["pair"],
+)
 async def test_session_survives_the_loss_of_its_server(
-    pair: tuple[ServerProcess, ServerProcess],
+    pair: tuple[ServerProcess, ServerProcess], how: signal.Signals
 ) -> None:
     first, second = pair
     balancer = await TcpProxy(first.http_port).start()
@@ -72,9 +89,10 @@ async def test_session_survives_the_loss_of_its_server(
         await host.admit((await host.wait_for("join_request")).data["peer"]["peer_id"])
         await guest.wait_for("admitted")
         guest_id = guest.peer_id
+        await asyncio.sleep(0.5)  # the owner saves the admission (a crash sooner: see below)
 
         balancer.retarget(second.http_port)
-        assert first.stop(signal.SIGTERM) == 0  # the server holding the session goes away
+        first.stop(how)  # the server holding the session goes away
 
         await host.wait_for("resumed", timeout=20)
         resumed = await guest.wait_for("resumed", timeout=20)

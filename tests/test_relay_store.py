@@ -24,12 +24,18 @@ LIMITS = RelayLimits(idle_timeout=600)
 class Link:
     closing = False
 
+    def __init__(self) -> None:
+        self.texts: list[dict[str, Any]] = []
+
     def deliver(self, frame: bytes) -> None: ...
-    def post(self, text: str) -> None: ...
+
+    def post(self, text: str) -> None:
+        self.texts.append(json.loads(text))
+
     def close(self, code: Any) -> None: ...
 
 
-def test_a_rebuilt_room_keeps_admitted_peers_and_forgets_the_lobby() -> None:
+def test_a_rebuilt_room_keeps_admitted_peers_and_the_lobby() -> None:
     created = store.create_session(False, "Ada", max_open=10)
     room = store.load_room(created.session_id, LIMITS, now=1000.0)
     assert room is not None
@@ -44,10 +50,21 @@ def test_a_rebuilt_room_keeps_admitted_peers_and_forgets_the_lobby() -> None:
 
     rebuilt = store.load_room(created.session_id, LIMITS, now=5000.0)
     assert rebuilt is not None
-    assert sorted(rebuilt.peers) == [1, 2]
+    assert sorted(rebuilt.peers) == [1, 2, 3]
     bob = rebuilt.peers[2]
     assert (bob.name, bob.state, bob.read_only, bob.link) == ("Bob", "admitted", True, None)
     assert bob.away_since == 5000.0 and bob.secret_hash == secret_digest("s2")
+    assert rebuilt.peers[3].state == "lobby"
+
+    # A guest whose admission was lost with its server resumes into the lobby,
+    # and the host is asked again.
+    host_link, eve_link = Link(), Link()
+    rebuilt.join_host(
+        Hello("host", "Ada", created.host_secret, None, None, ""), host_link, "h2", 5001
+    )
+    rebuilt.resume(Hello("guest", "Eve", None, 3, "s3", ""), eve_link, "s3b", 5002)
+    assert eve_link.texts[0]["state"] == "lobby" and eve_link.texts[0]["resumed"] is True
+    assert host_link.texts[-1]["type"] == "join_request"
 
 
 def test_sessions_no_server_touches_are_ended_as_idle() -> None:
