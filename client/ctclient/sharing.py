@@ -282,9 +282,30 @@ class GuestShare(Share):
             self._materialise(path)
             if number % PROGRESS_EVERY == 0:
                 self.notify(f"Creating the shared names: {number} of {len(entries)}...")
+        for path in sorted(set(self.entries) - set(entries)):
+            self._forget(path)
         self.entries = entries
         for path in sorted(self.wanted - set(self.documents)):
             await self.open(path)
+
+    def _forget(self, path: str) -> None:
+        """The host no longer shares ``path``: remove our copy, unless edited here."""
+        document = self.documents.pop(path, None)
+        self.wanted.discard(path)
+        if path not in self.created_files:
+            return
+        target = self.folder.root / path
+        expected = document.on_disk if document is not None else ""
+        try:
+            unchanged = target.read_text(encoding="utf-8") == expected
+        except (OSError, UnicodeDecodeError):
+            unchanged = False
+        if unchanged:
+            target.unlink()
+            self.created_files.discard(path)
+            self.notify(f"{path}: no longer shared by the host, removed")
+        else:
+            self.notify(f"{path}: no longer shared by the host; your copy is kept")
 
     async def _doc_sync(self, message: AppMessage) -> None:
         path = check_path(message.fields.get("path", ""))
