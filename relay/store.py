@@ -18,7 +18,7 @@ from django.utils import timezone
 from relay import audit
 from relay.limits import RelayLimits
 from relay.models import Participant, Session
-from relay.room import HOST_PEER_ID, Peer, Room, secret_digest
+from relay.room import Peer, Room, secret_digest
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,3 @@ def end_abandoned_sessions(limits: RelayLimits) -> int:
             audit.record("ended", session_id, reason="idle")
             ended += 1
     return ended
-
-
-__all__ = ["HOST_PEER_ID", "CreatedSession", "TooManySessions"]

@@ -110,6 +110,19 @@ def from_read_only_peer(peer: Peer, event: Event) -> bool:
     return event.message.type == "doc_update" and bool(sender.get("read_only"))
 
 
+async def next_event(peer: Peer, share: Share, on_change: Callable[[], None] | None) -> Event:
+    """The next event the host's or guest's loop must handle; file messages go to
+    ``share`` here (edits from read-only peers are dropped)."""
+    while True:
+        event = await peer.events.get()
+        if on_change is not None and event.kind != "closed":
+            asyncio.get_running_loop().call_soon(on_change)
+        if event.kind != "message" or event.message is None:
+            return event
+        if not from_read_only_peer(peer, event):
+            await share.receive(event.message)
+
+
 class Terminal:
     """Questions to the person at the terminal, one at a time, without blocking the
     session: answers are read by a daemon thread, which never holds up exit."""
@@ -229,13 +242,8 @@ async def host_events(
     terminal = Terminal()
     decisions: set[asyncio.Task[None]] = set()
     while True:
-        event = await peer.events.get()
-        if on_change is not None and event.kind != "closed":
-            asyncio.get_running_loop().call_soon(on_change)
-        if event.kind == "message" and event.message is not None:
-            if not from_read_only_peer(peer, event):
-                await share.receive(event.message)
-        elif event.kind == "join_request":  # asked aside, so the session goes on meanwhile
+        event = await next_event(peer, share, on_change)
+        if event.kind == "join_request":  # asked aside, so the session goes on meanwhile
             decisions.add(asyncio.create_task(decide(peer, terminal, event.data["peer"])))
             decisions = {task for task in decisions if not task.done()}
         elif event.kind == "presence":
@@ -316,13 +324,8 @@ async def guest_events(
     peer: Peer, share: GuestShare, on_change: Callable[[], None] | None = None
 ) -> int:
     while True:
-        event = await peer.events.get()
-        if on_change is not None and event.kind != "closed":
-            asyncio.get_running_loop().call_soon(on_change)
-        if event.kind == "message" and event.message is not None:
-            if not from_read_only_peer(peer, event):
-                await share.receive(event.message)
-        elif event.kind == "resumed":
+        event = await next_event(peer, share, on_change)
+        if event.kind == "resumed":
             await rejoin(peer, share)
         elif event.kind == "presence":
             who, what = event.data["peer"], event.data["event"]

@@ -104,6 +104,10 @@ class Share:
     def may_edit(self) -> bool:
         return True
 
+    async def receive(self, message: AppMessage) -> None:
+        """Handle a file message from another peer (each side has its own)."""
+        raise NotImplementedError
+
     def apply_update(self, path: str, update: bytes) -> None:
         document = self.documents.get(path)
         if document is None:
