@@ -27,7 +27,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy $(SERVER_PACKAGES)
+	$(BIN)/mypy $(SERVER_PACKAGES) client/ctclient
 
 migrations-check: $(DEV_STAMP)
 	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python manage.py makemigrations --check --dry-run

@@ -34,7 +34,9 @@ from ctclient.sharing import GuestShare, HostShare, Share
 from ctclient.trust import Untrusted, context_for
 
 try:  # present in the copy a ctserver offers for download under /clients/
-    from ctclient._defaults import SERVER_URL as DEFAULT_SERVER
+    from ctclient._defaults import (  # type: ignore[import-not-found,unused-ignore]
+        SERVER_URL as DEFAULT_SERVER,
+    )
 except ImportError:
     DEFAULT_SERVER = None
 

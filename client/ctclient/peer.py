@@ -43,7 +43,8 @@ class ReconnectPolicy:
     give_up_after: float = 60.0  # the server's default CT_RECONNECT_GRACE
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.first_delay * 2**attempt) * random.uniform(0.8, 1.2)  # noqa: S311
+        backoff = min(self.max_delay, self.first_delay * 2.0**attempt)
+        return backoff * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not secrecy)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def edits(old: str, new: str) -> list[tuple[int, int, str]]:
 
 class SharedText:
     def __init__(self, on_local_update: Callable[[bytes], None] | None = None) -> None:
-        self.doc = Doc()
+        self.doc: Doc[Text] = Doc()
         self._text = self.doc.get(TEXT_NAME, type=Text)
         self._on_local_update = on_local_update
         self._remote = False
