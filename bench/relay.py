@@ -86,9 +86,12 @@ def pinned(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
 
 
-def start_ctserver(cpu: int | None, sessions: int, server_kind: str) -> ServerUnderTest:
+def start_ctserver(
+    cpu: int | None, sessions: int, server_kind: str, shared: dict[str, str] | None = None
+) -> ServerUnderTest:
     port, data_dir = free_port(), Path(tempfile.mkdtemp(prefix="ctbench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+    env.update(shared or {})
     env.update(
         CT_DATA_DIR=str(data_dir),
         CT_HTTP_PORT=str(port),
@@ -205,12 +208,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def run_load(server: ServerUnderTest, args: argparse.Namespace) -> dict[str, Any]:
+async def run_load(servers: list[ServerUnderTest], args: argparse.Namespace) -> dict[str, Any]:
+    first = servers[0]
     sessions = [
-        create_session(server.port) if server.name == "ctserver" else {"session_id": f"room{i}"}
+        create_session(first.port) if first.name == "ctserver" else {"session_id": f"room{i}"}
         for i in range(args.sessions)
     ]
-    peers = [await open_peer(server, session, i) for session in sessions for i in range(args.peers)]
+    # With two servers, each session's peers alternate between them (the host on
+    # the first), so frames cross through Redis as a rehashed deployment's would.
+    peers = [
+        await open_peer(servers[i % len(servers)], session, i)
+        for session in sessions
+        for i in range(args.peers)
+    ]
     tally, measuring = Tally(), [False]
     warmup_end = time.perf_counter() + args.warmup
     stop_at = warmup_end + args.duration
@@ -221,12 +231,12 @@ async def run_load(server: ServerUnderTest, args: argparse.Namespace) -> dict[st
     ]
     await asyncio.sleep(args.warmup)
     measuring[0] = True
-    cpu_before, started = server.cpu_seconds(), time.perf_counter()
+    cpu_before, started = sum(s.cpu_seconds() for s in servers), time.perf_counter()
     await asyncio.gather(*senders)
     elapsed = time.perf_counter() - started
-    cpu = server.cpu_seconds() - cpu_before
+    cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
     await asyncio.sleep(args.drain)
-    rss = server.rss_mib()
+    rss = sum(s.rss_mib() for s in servers)
     expected = tally.sent * (args.peers - 1)
     for task in receivers:
         task.cancel()
@@ -239,6 +249,7 @@ async def run_load(server: ServerUnderTest, args: argparse.Namespace) -> dict[st
         "p95_ms": round(percentile(tally.latencies, 0.95), 2),
         "p99_ms": round(percentile(tally.latencies, 0.99), 2),
         "loss": round(1 - tally.received / expected, 5) if expected else 0.0,
+        "servers": len(servers),
         "server_cpu_pct": round(100 * cpu / elapsed, 1),
         "server_rss_mib": round(rss, 1),
     }
@@ -266,17 +277,47 @@ async def run_idle(server: ServerUnderTest, args: argparse.Namespace) -> dict[st
     }
 
 
+def fresh_database(maintenance_url: str) -> tuple[str, str]:
+    """A new empty PostgreSQL database for the split run; returns (url, name)."""
+    import psycopg
+
+    name = f"ctbench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(maintenance_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return maintenance_url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_database(maintenance_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(maintenance_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    server = (
-        start_ctserver(args.server_cpu, args.idle or args.sessions, args.server)
-        if name == "ctserver"
-        else start_reference(args.server_cpu)
-    )
+    if name != "ctserver":
+        servers = [start_reference(args.server_cpu)]
+    elif not args.split:
+        servers = [start_ctserver(args.server_cpu, args.idle or args.sessions, args.server)]
+    else:
+        database_url, database = fresh_database(args.postgres_url)
+        shared = {
+            "CT_DATABASE_URL": database_url,
+            "CT_REDIS_URL": args.redis_url,
+            "CT_SECRET_KEY": "bench-" + "s" * 50,
+        }
+        servers = [
+            start_ctserver(args.server_cpu, args.sessions, args.server, shared) for _ in range(2)
+        ]
     try:
-        runner = run_idle if args.idle else run_load
-        return asyncio.run(runner(server, args))
+        if args.idle:
+            return asyncio.run(run_idle(servers[0], args))
+        return asyncio.run(run_load(servers, args))
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
+        if name == "ctserver" and args.split:
+            drop_database(args.postgres_url, database)
 
 
 def main() -> None:
@@ -295,6 +336,17 @@ def main() -> None:
         choices=["uvicorn", "daphne"],
         default="uvicorn",
         help="the ASGI server ctserver runs under (uvicorn is what 'serve' runs)",
+    )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="two ctserver processes sharing PostgreSQL and Redis, each session's peers split",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a maintenance database; --split creates and drops its own database there",
     )
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
