@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 from ctclient import AppMessage, Peer, create_session
-from ctclient.cli import guest_events, host_events
 from ctclient.files import Folder
+from ctclient.hosting import host_events
+from ctclient.joining import guest_events
 from ctclient.sharing import GuestShare, HostShare, Share
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -1,0 +1,107 @@
+"""``ctclient join``: materialise a shared folder and keep opened files in step."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from ctclient.control import ControlDir
+from ctclient.errors import CtClientError
+from ctclient.files import Folder
+from ctclient.links import JoinLink
+from ctclient.live import next_event, status_of, watch
+from ctclient.messages import AppMessage
+from ctclient.outcomes import CLOSE_EXIT, closed_because, say
+from ctclient.peer import Peer
+from ctclient.sharing import GuestShare
+from ctclient.trust import context_for
+
+
+async def serve_requests(control: ControlDir, share: GuestShare) -> None:
+    """``ctclient open DIR/PATH`` asks through the control folder."""
+    while True:
+        for path in control.take_requests():
+            try:
+                await share.open(path)
+            except CtClientError as exc:
+                say(f"cannot open {path}: {exc}")
+        await asyncio.sleep(0.2)
+
+
+async def join(args: argparse.Namespace) -> int:
+    link = JoinLink.parse(args.url)
+    root = Path(args.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    peer = await Peer(
+        link,
+        name=args.name,
+        ssl_context=context_for(link.server_url, args.ca_file, args.fingerprint),
+    ).start()
+    if peer.state == "lobby":
+        say("Waiting for the host to admit you...")
+        await peer.wait_for("admitted", timeout=24 * 3600)
+    say(f"Joined; the shared folder is {root}")
+
+    async def send(message: AppMessage, to: int | None) -> None:
+        await peer.send(message, to)
+
+    share = GuestShare(Folder(root), send, say)
+    share.wanted.update(args.open or [])
+    await send(AppMessage("hello_app", {"client": "ctclient"}), None)
+    control = ControlDir(share.folder.root)
+    control.create()
+
+    def publish_status() -> None:
+        control.write_status(status_of(peer, share, share.opens))
+
+    publish_status()
+    helpers = [
+        asyncio.create_task(watch(share.folder.root, share)),
+        asyncio.create_task(serve_requests(control, share)),
+    ]
+    code = 0
+    try:
+        code = await guest_events(peer, share, publish_status)
+    finally:
+        control.remove()
+        for helper in helpers:
+            helper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await helper
+        if peer.closed is None:  # stopped by Ctrl-C: leave for good
+            with contextlib.suppress(CtClientError, OSError):
+                await peer.leave()
+        if share.keep_files:
+            say("The host lets you keep the files: they stay in the folder")
+        else:
+            removed = share.clean_up()
+            say(f"Removed the {len(removed)} files received in this session, as the host asks")
+    return code
+
+
+async def rejoin(peer: Peer, share: GuestShare) -> None:
+    """After a reconnect (ours or the host's): ask for the tree, bring open files level."""
+    await peer.send(AppMessage("hello_app", {"client": "ctclient"}))
+    await share.resync()
+
+
+async def guest_events(
+    peer: Peer, share: GuestShare, on_change: Callable[[], None] | None = None
+) -> int:
+    while True:
+        event = await next_event(peer, share, on_change)
+        if event.kind == "resumed":
+            await rejoin(peer, share)
+        elif event.kind == "presence":
+            who, what = event.data["peer"], event.data["event"]
+            if what == "host_back":
+                await rejoin(peer, share)
+            elif what == "read_only" and who["peer_id"] == peer.peer_id:
+                share.read_only = bool(who["read_only"])
+                say("You are read-only now" if share.read_only else "You may edit again")
+        elif event.kind == "closed":
+            say(f"Session closed: {closed_because(event.data)}")
+            return CLOSE_EXIT.get(event.data["code"], 0)
