@@ -344,3 +344,22 @@ async def test_a_receiver_that_cannot_keep_up_is_dropped_and_others_get_everythi
             assert got.message is not None and got.message.fields["i"] == i
         assert await _close_code(slow) == 4008
     await host.end()
+
+
+async def test_a_silent_peer_is_noticed_by_keepalive_pings(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(**plain_http_env(), CT_WS_PING_INTERVAL="1", CT_WS_PING_TIMEOUT="1")
+    silent_network = await TcpProxy(server.http_port).start()
+    try:
+        link, host = await hosted(server, auto_admit=True)
+        guest = await Peer(via(silent_network, link), name="Bob", policy=FAST).start()
+        await host.wait_for("presence", where=lambda e: e.data["event"] == "admitted")
+        silent_network.freeze()  # no close, no reset: the guest just stops answering
+        away = await host.wait_for(
+            "presence", timeout=15, where=lambda e: e.data["event"] == "away"
+        )
+        assert away.data["peer"]["peer_id"] == guest.peer_id
+        await host.end()
+    finally:
+        await silent_network.close()

@@ -17,6 +17,8 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -36,6 +38,7 @@ class TcpProxy:
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 if record:
                     self.received.extend(data)
                 writer.write(data)
@@ -43,6 +46,10 @@ class TcpProxy:
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             writer.close()
         self._writers.discard(writer)
+
+    def freeze(self) -> None:
+        """Stop carrying bytes either way, closing nothing: a network gone silent."""
+        self._flowing.clear()
 
     def retarget(self, port: int) -> None:
         """Send new connections to another server, as a load balancer fails over."""
