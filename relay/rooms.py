@@ -34,9 +34,6 @@ class Rooms:
         """Several servers: hold a session's room only while owning its lease."""
         self._bus = bus
 
-    def __len__(self) -> int:
-        return len(self._rooms)
-
     async def get(self, session_id: str) -> Room | None:
         """The open session's room, or None for an unknown or ended session.
 

@@ -39,6 +39,16 @@ def _moment(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
+def _counters(room: Room) -> dict[str, object]:
+    """What a session row counts, as the room has it now."""
+    return {
+        "last_activity": _moment(room.last_activity) or timezone.now(),
+        "peak_peers": room.peak_peers,
+        "frames_relayed": room.frames_relayed,
+        "bytes_relayed": room.bytes_relayed,
+    }
+
+
 def create_session(auto_admit: bool, host_name: str, max_open: int) -> CreatedSession:
     if Session.objects.filter(ended__isnull=True).count() >= max_open:
         raise TooManySessions
@@ -129,13 +139,10 @@ def flush(room: Room) -> None:
             Participant.objects.filter(pk=part.pk).update(admitted_at=now)
     if pending.session_dirty or pending.peers:
         fields: dict[str, object] = {
+            **_counters(room),
             "auto_admit": room.auto_admit,
-            "last_activity": _moment(room.last_activity) or now,
             "first_guest_at": _moment(room.first_guest_at),
             "last_guest_left_at": _moment(room.last_guest_left_at),
-            "peak_peers": room.peak_peers,
-            "frames_relayed": room.frames_relayed,
-            "bytes_relayed": room.bytes_relayed,
         }
         if room.ended_reason is not None:
             fields.update(ended=now, end_reason=room.ended_reason)
@@ -153,10 +160,7 @@ def flush_counters(rooms: list[Room]) -> None:
     """
     for room in rooms:
         Session.objects.filter(session_id=room.session_id, ended__isnull=True).update(
-            last_activity=_moment(room.last_activity) or timezone.now(),
-            peak_peers=room.peak_peers,
-            frames_relayed=room.frames_relayed,
-            bytes_relayed=room.bytes_relayed,
+            **_counters(room)
         )
 
 

@@ -8,7 +8,6 @@ file. Neither knows about sockets or terminals: relay/CLI code feeds them events
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,6 @@ from ctclient.files import BadPath, Folder, check_path
 from ctclient.messages import AppMessage
 from ctclient.textsync import SharedText
 from ctclient.tree import DEFAULT_MAX_FILE_BYTES, PROGRESS_EVERY, Entry, scan
-
-logger = logging.getLogger("ctclient.sharing")
 
 Send = Callable[[AppMessage, int | None], Awaitable[None]]
 EMPTY_UPDATE = SharedText().update_since()
@@ -198,8 +195,6 @@ class HostShare(Share):
                     await self.send(AppMessage("refused", notice), sender)
                     return
                 self.apply_update(path, message.body)
-            elif message.type == "closed":
-                self.opened_by.get(sender, set()).discard(message.fields.get("path", ""))
         except BadPath as exc:
             self.notify(f"ignored a message from peer {sender}: {exc}")
 
@@ -207,7 +202,7 @@ class HostShare(Share):
         return {peer: sorted(paths) for peer, paths in self.opened_by.items()}
 
     def opens_message(self) -> AppMessage:
-        opens = {str(peer): sorted(paths) for peer, paths in self.opened_by.items() if paths}
+        opens = {str(peer): paths for peer, paths in self.opened_by_lists().items() if paths}
         return AppMessage("opens", {"opens": opens})
 
     async def forget(self, guest: int) -> None:

@@ -107,14 +107,3 @@ def plain_http_env(**env: str) -> dict[str, str]:
     """Settings for a server whose clients use plain HTTP (no redirect to HTTPS)."""
     port = env.get("CT_HTTP_PORT") or str(free_port())
     return {"CT_HTTP_PORT": port, "CT_SERVER_URL": f"http://127.0.0.1:{port}", **env}
-
-
-def run_manage(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=server_environment(data_dir, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
