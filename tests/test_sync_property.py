@@ -46,20 +46,14 @@ async def scenario(url: str, root: Path, edits: list[tuple[int, str, int]]) -> N
     host = await Peer(link, name="Host", host_secret=secret, policy=FAST).start()
     peers, shares, tasks = [host], [], []
 
-    def sender(peer: Peer):  # type: ignore[no-untyped-def]
-        async def send(message: AppMessage, to: int | None) -> None:
-            await peer.send(message, to)
-
-        return send
-
-    host_share = HostShare(Folder(dirs[0]), sender(host), quiet)
+    host_share = HostShare(Folder(dirs[0]), host.send, quiet)
     shares.append(host_share)
     options = SimpleNamespace(read_only_guests=False)
     tasks.append(asyncio.create_task(host_events(host, host_share, options)))
     for index, folder in enumerate(dirs[1:], start=1):
         guest = await Peer(link, name=f"Guest{index}", policy=FAST).start()
         await guest.wait_for("admitted")
-        share = GuestShare(Folder(folder), sender(guest), quiet)
+        share = GuestShare(Folder(folder), guest.send, quiet)
         share.wanted.add("doc.txt")
         peers.append(guest)
         shares.append(share)

@@ -14,8 +14,7 @@ from typing import Any
 from ctclient.control import ControlDir
 from ctclient.errors import CtClientError
 from ctclient.files import Folder
-from ctclient.live import next_event, status_of, watch
-from ctclient.messages import AppMessage
+from ctclient.live import next_event, status_of, stop_tasks, watch
 from ctclient.outcomes import CLOSE_EXIT, closed_because, say
 from ctclient.peer import Peer, create_session
 from ctclient.sharing import HostShare
@@ -66,12 +65,9 @@ async def host(args: argparse.Namespace) -> int:
     print(link, flush=True)
     peer = await Peer(link, name=args.name, host_secret=secret, ssl_context=context).start()
 
-    async def send(message: AppMessage, to: int | None) -> None:
-        await peer.send(message, to)
-
     share = HostShare(
         Folder(root),
-        send,
+        peer.send,
         say,
         share_all=args.share == "all",
         keep_files=args.guests_keep_files,
@@ -95,9 +91,7 @@ async def host(args: argparse.Namespace) -> int:
         return await host_events(peer, share, args, publish_status)
     finally:
         control.remove()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        await stop_tasks([watcher])
         if peer.closed is None:  # stopped by Ctrl-C: end the session for everyone
             with contextlib.suppress(CtClientError, OSError):
                 await peer.end()

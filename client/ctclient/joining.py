@@ -12,12 +12,15 @@ from ctclient.control import ControlDir
 from ctclient.errors import CtClientError
 from ctclient.files import Folder
 from ctclient.links import JoinLink
-from ctclient.live import next_event, status_of, watch
+from ctclient.live import next_event, status_of, stop_tasks, watch
 from ctclient.messages import AppMessage
 from ctclient.outcomes import CLOSE_EXIT, closed_because, say
 from ctclient.peer import Peer
 from ctclient.sharing import GuestShare
 from ctclient.trust import context_for
+
+# Sent once admitted and after every reconnect: the host answers with the tree.
+HELLO_APP = AppMessage("hello_app", {"client": "ctclient"})
 
 
 async def serve_requests(control: ControlDir, share: GuestShare) -> None:
@@ -45,12 +48,9 @@ async def join(args: argparse.Namespace) -> int:
         await peer.wait_for("admitted", timeout=24 * 3600)
     say(f"Joined; the shared folder is {root}")
 
-    async def send(message: AppMessage, to: int | None) -> None:
-        await peer.send(message, to)
-
-    share = GuestShare(Folder(root), send, say)
+    share = GuestShare(Folder(root), peer.send, say)
     share.wanted.update(args.open or [])
-    await send(AppMessage("hello_app", {"client": "ctclient"}), None)
+    await peer.send(HELLO_APP)
     control = ControlDir(share.folder.root)
     control.create()
 
@@ -67,10 +67,7 @@ async def join(args: argparse.Namespace) -> int:
         code = await guest_events(peer, share, publish_status)
     finally:
         control.remove()
-        for helper in helpers:
-            helper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await helper
+        await stop_tasks(helpers)
         if peer.closed is None:  # stopped by Ctrl-C: leave for good
             with contextlib.suppress(CtClientError, OSError):
                 await peer.leave()
@@ -84,7 +81,7 @@ async def join(args: argparse.Namespace) -> int:
 
 async def rejoin(peer: Peer, share: GuestShare) -> None:
     """After a reconnect (ours or the host's): ask for the tree, bring open files level."""
-    await peer.send(AppMessage("hello_app", {"client": "ctclient"}))
+    await peer.send(HELLO_APP)
     await share.resync()
 
 

@@ -4,6 +4,7 @@ loop's common step, and the status they publish."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,11 @@ def status_of(peer: Peer, share: Share, opens: dict[int, list[str]]) -> dict[str
         "participants": participants,
         "open_here": sorted(share.documents),
     }
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel helper tasks and wait until they have stopped."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
