@@ -13,13 +13,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     CT_DATA_DIR=/data
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin ctserver \
-    && mkdir /data && chown ctserver:ctserver /data
+    && mkdir -m 0700 /data && chown ctserver:ctserver /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY . /app
 # Static files are collected now, as root: the running user cannot write to /app.
+# manage.py makes everything it creates owner-only (for the data dir): open them up.
 RUN CT_DATA_DIR=/tmp/build-data python manage.py collectstatic --noinput \
-    && rm -rf /tmp/build-data
+    && chmod -R a+rX /app/staticfiles && rm -rf /tmp/build-data
 USER ctserver
 VOLUME ["/data"]
 EXPOSE 1080 1443

@@ -13,21 +13,31 @@ DEPLOY_ENV := CT_SERVER_URL=https://ct.example.com \
 	CT_HSTS_SECONDS=31536000 CT_HSTS_INCLUDE_SUBDOMAINS=true CT_HSTS_PRELOAD=true \
 	CT_DASHBOARD_USER=operator CT_DASHBOARD_PASSWORD=deploy-check-password
 
-.PHONY: run test lint typecheck migrations-check deploy-check pytest clean
+DEV_PORT ?= 8000
+# Test processes: the suite mostly waits on real servers, so more than the cores.
+TEST_WORKERS ?= 3
+
+.PHONY: run dev test lint typecheck migrations-check deploy-check pytest web-test clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py serve
 
-test: lint typecheck migrations-check deploy-check pytest
+# The development server: daphne with autoreload on plain HTTP, debug pages on.
+dev: $(DEV_STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	CT_SERVER_URL=$${CT_SERVER_URL:-http://localhost:$(DEV_PORT)} CT_DEBUG=$${CT_DEBUG:-true} \
+		$(BIN)/python manage.py runserver localhost:$(DEV_PORT)
+
+test: lint typecheck migrations-check deploy-check pytest web-test
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy $(SERVER_PACKAGES) client/ctclient
+	$(BIN)/mypy $(SERVER_PACKAGES) clients/python/ctclient tests bench
 
 migrations-check: $(DEV_STAMP)
 	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python manage.py makemigrations --check --dry-run
@@ -37,7 +47,21 @@ deploy-check: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP)
 	scripts/ensure-test-binaries.sh
-	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	scripts/ensure-test-statsd.sh >/dev/null
+	scripts/client-wheelhouse.sh >/dev/null
+	# Exit status 5 is "no test selected" (PYTEST_ARGS may pick only one kind).
+	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal \
+		-m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The TypeScript client's tests (clients/web); npm's cache stays outside the repository.
+# The browser page's bundle is committed in static/web/: a fresh build must match it.
+web-test:
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null || { echo "make web-test needs Node.js 20 or newer and npm"; exit 1; }
+	cd clients/web && npm_config_cache=$${XDG_CACHE_HOME:-$$HOME/.cache}/ctserver-tests/npm npm ci --no-audit --no-fund --prefer-offline
+	cd clients/web && npm test
+	@out=$$(mktemp -d) && CT_BUILD_QUIET=1 node clients/web/build.mjs $$out/web && diff -r $$out/web static/web; \
+	  status=$$?; rm -rf $$out; [ $$status -eq 0 ] || { echo "static/web/ differs from a fresh build: run 'npm run build' in clients/web and commit static/web/"; exit 1; }
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ctserver needs Python 3.11 or newer, found " + sys.version.split()[0])'

@@ -36,6 +36,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.support.server import licensed_by_default  # noqa: E402
+
 STAMP = struct.Struct(">d?")  # send time, sent while measuring
 HEADER = b"\x01\x00\x00\x00\x00\x00"  # version 1, broadcast, target 0
 
@@ -91,6 +94,7 @@ def start_ctserver(
 ) -> ServerUnderTest:
     port, data_dir = free_port(), Path(tempfile.mkdtemp(prefix="ctbench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+    env.update(licensed_by_default({}))  # a licensed deployment: the trial allows 5
     env.update(shared or {})
     env.update(
         CT_DATA_DIR=str(data_dir),
@@ -101,6 +105,14 @@ def start_ctserver(
         CT_MAX_OPEN_SESSIONS=str(max(1000, 2 * sessions)),
         CT_PEER_RATE_FRAMES="100000",
         CT_PEER_RATE_BYTES="1000000000",
+        # The whole load comes from one address: lift the per-address limits.
+        CT_MAX_CONNECTIONS="1000000",
+        CT_MAX_CONNECTIONS_PER_ADDRESS="999999",
+        CT_MAX_SOCKETS_PER_ADDRESS="1000000",
+        CT_MAX_OPEN_SESSIONS_PER_ADDRESS="1000000",
+        CT_SESSION_CREATE_RATE="1000000",
+        CT_KNOCK_RATE="1000000",
+        CT_MAX_LOBBY_PER_ADDRESS="10000",
         CT_LOG_LEVEL="WARNING",
     )
     python = sys.executable
@@ -132,10 +144,10 @@ def start_reference(cpu: int | None) -> ServerUnderTest:
     return ServerUnderTest("reference", port, process)
 
 
-def create_session(port: int) -> dict[str, Any]:
+def create_session(port: int, auto_admit: bool = True) -> dict[str, Any]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/sessions",
-        data=json.dumps({"auto_admit": True}).encode(),
+        data=json.dumps({"auto_admit": auto_admit}).encode(),
         headers={"Content-Type": "application/json", "ctstickiness": "bench"},
         method="POST",
     )

@@ -10,10 +10,16 @@ import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ValidationError
 
 from ctserver.config import ConfigError
 from ctserver.tls import load_operator_material
+from licensing.document import LicenseError
+from licensing.install import verify
+from licensing.sources import configured
 
 
 @register(Tags.compatibility)
@@ -78,6 +84,30 @@ def check_tls_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return []
 
 
+@register(Tags.security)
+def check_dashboard_password(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A configured password meets AUTH_PASSWORD_VALIDATORS; a generated one is random."""
+    credentials = settings.CONFIG.dashboard_credentials
+    if credentials is None:
+        return []
+    password_variable = credentials.source.replace("_USER", "_PASSWORD")
+    # Unsaved: the validators only compare the password with the user's attributes.
+    user = get_user_model()(username=credentials.username)
+    try:
+        validate_password(credentials.password, user)
+    except ValidationError as exc:
+        return [
+            Error(
+                f"{password_variable} is too weak: {' '.join(exc.messages)}",
+                hint=f"Set {password_variable} to a stronger password (at least 8 characters, "
+                f"not a common one, not only digits, unlike {credentials.source}), or unset "
+                f"both variables to have one generated.",
+                id="ctserver.E005",
+            )
+        ]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def check_public_url_uses_https(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if settings.CONFIG.server_scheme == "https":
@@ -90,3 +120,25 @@ def check_public_url_uses_https(app_configs: Any = None, **kwargs: Any) -> list[
             id="ctserver.W002",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_configured_license(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A warning, not an error: without a license the server still serves the dashboard,
+    the admin and health, and refuses new connections after the trial."""
+    submission = configured(settings.CONFIG)
+    if submission is None:
+        return []
+    try:
+        verify(submission, datetime.datetime.now(datetime.UTC).date())
+    except LicenseError as exc:
+        return [
+            Warning(
+                f"The configured license is refused: {exc}",
+                hint="Fix or unset CT_LICENSEE, CT_MAXCONNECTIONS, CT_EXPIRATION and "
+                "CT_SIGNATURE (or CT_LICENSE_FILE) as the license you received says, or "
+                "install one in the admin; docs/licensing.md lists every message.",
+                id="ctserver.W003",
+            )
+        ]
+    return []

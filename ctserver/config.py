@@ -11,6 +11,7 @@ value), which is how container secrets are usually mounted.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # A server in a container must listen beyond loopback; CT_BIND_ADDRESS narrows it.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+# Forwarded headers are believed only from these unless CT_TRUSTED_PROXIES says otherwise.
+LOOPBACK_PROXIES = ("127.0.0.1", "::1")
+ONE_YEAR = 365 * 86400
+# A license given in the environment (docs/licensing.md); all four, or none.
+LICENSE_VARIABLES = ("CT_LICENSEE", "CT_MAXCONNECTIONS", "CT_EXPIRATION", "CT_SIGNATURE")
 
 
 class ConfigError(ImproperlyConfigured):
@@ -39,6 +45,28 @@ class Credentials:
     username: str
     password: str
     source: str  # the variable the username came from
+
+
+@dataclass(frozen=True)
+class StatsdTarget:
+    host: str
+    port: int
+    protocol: str  # "udp" or "tcp"
+    prefix: str
+    interval: float  # seconds between two sends of every metric
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The operator portal's figures: how often they are taken, where they go."""
+
+    statsd: StatsdTarget | None
+    prometheus_enabled: bool
+    metrics_token: str | None
+    status_interval: float  # each server writes its live figures this often
+    usage_interval: float  # a usage sample (usage.log and the charts) this often
+    history_days: int  # session history and samples older than this are purged; 0 keeps all
+    noclients: bool  # CT_NOCLIENTS: no /clients/ page nor downloads
 
 
 @dataclass(frozen=True)
@@ -54,20 +82,32 @@ class Config:
     tls_key: Path | None
     secret_key: str | None
     database: dict[str, Any] | None
+    database_conn_max_age: int
     redis_url: str | None
     dashboard_credentials: Credentials | None
+    login_failure_limit: int
+    login_lockout_minutes: int
     extra_allowed_hosts: tuple[str, ...]
     debug: bool
     https_redirect: bool
     hsts_seconds: int
     hsts_include_subdomains: bool
     hsts_preload: bool
-    proxy_headers: bool
+    trusted_proxies: tuple[str, ...]
+    request_timeout: float
+    max_request_bytes: int
+    max_header_bytes: int
+    max_sockets_per_address: int
     log_level: str
     log_max_bytes: int
     log_backup_count: int
     health_timeout: float
+    # As given: licensing/sources.py checks them, and a bad license refuses
+    # connections rather than stopping the server.
+    license_variables: dict[str, str]
+    license_file: Path | None
     relay: RelayLimits
+    monitoring: Monitoring
 
 
 class _Reader:
@@ -144,6 +184,24 @@ class _Reader:
         value = self.raw(name)
         return None if value is None else Path(value).expanduser().absolute()
 
+    def networks(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """Addresses or CIDR networks, comma separated; ``none`` for an empty list."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() == "none":
+            return ()
+        items = tuple(item.strip() for item in value.split(",") if item.strip())
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"{name} must list IP addresses or networks (10.0.0.5, 10.1.0.0/16), "
+                    f"or be 'none'; {item!r} is neither"
+                ) from None
+        return items
+
     def database(self, name: str) -> dict[str, Any] | None:
         value = self.raw(name)
         if value is None:
@@ -211,6 +269,35 @@ def _dashboard_credentials(reader: _Reader) -> Credentials | None:
     return None
 
 
+def weak_secret_key(key: str) -> str | None:
+    """Why ``key`` is too weak to sign logins, or None. The bound is Django's own
+    (check security.W009): at least 50 characters, at least 5 of them different."""
+    length, distinct = len(key), len(set(key))
+    if length >= 50 and distinct >= 5:
+        return None
+    return (
+        f"has {length} characters, {distinct} of them different; a secret key needs at "
+        "least 50, with at least 5 different"
+    )
+
+
+def _secret_key(reader: _Reader, env: Mapping[str, str]) -> str | None:
+    """CT_SECRET_KEY, or None for the generated one. Set but empty is refused too: a key
+    lost on its way must not quietly become a different key on each server."""
+    path = env.get("CT_SECRET_KEY_FILE")
+    if not path and "CT_SECRET_KEY" not in env:
+        return None
+    key = reader.raw("CT_SECRET_KEY") or ""
+    weakness = weak_secret_key(key)
+    if weakness:
+        source = f"CT_SECRET_KEY_FILE: {path}" if path else "CT_SECRET_KEY"
+        raise ConfigError(
+            f"{source} {weakness} (make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    return key
+
+
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Parse the environment (``os.environ`` by default) into a ``Config``."""
     reader = _Reader(os.environ if env is None else env)
@@ -224,6 +311,21 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         missing = "CT_TLS_KEY" if tls_key is None else "CT_TLS_CERT"
         raise ConfigError(f"CT_TLS_CERT and CT_TLS_KEY go together: {missing} is not set")
     hosts = reader.string("CT_ALLOWED_HOSTS", "") or ""
+    if reader.raw("CT_PROXY_HEADERS") is not None:
+        raise ConfigError(
+            "CT_PROXY_HEADERS is replaced by CT_TRUSTED_PROXIES: list the addresses of your "
+            "reverse proxies (default: loopback only)"
+        )
+    relay = _relay_limits(reader)
+    max_sockets = reader.integer(
+        "CT_MAX_SOCKETS_PER_ADDRESS", 256, 2, 10**6, "a count of connections"
+    )
+    if max_sockets <= relay.max_connections_per_address:
+        raise ConfigError(
+            f"CT_MAX_SOCKETS_PER_ADDRESS ({max_sockets}) must be larger than "
+            f"CT_MAX_CONNECTIONS_PER_ADDRESS ({relay.max_connections_per_address}), so that "
+            "WebSockets over the limit are refused with a close code instead of cut off"
+        )
     return Config(
         data_dir=reader.path("CT_DATA_DIR") or Path("data").absolute(),
         server_url=server_url,
@@ -234,24 +336,95 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         https_port=https_port,
         tls_cert=tls_cert,
         tls_key=tls_key,
-        secret_key=reader.string("CT_SECRET_KEY"),
+        secret_key=_secret_key(reader, os.environ if env is None else env),
         database=reader.database("CT_DATABASE_URL"),
+        database_conn_max_age=reader.integer(
+            "CT_DATABASE_CONN_MAX_AGE", 600, 0, 86400, "seconds (0: a connection per request)"
+        ),
         redis_url=reader.redis_url("CT_REDIS_URL"),
         dashboard_credentials=_dashboard_credentials(reader),
+        login_failure_limit=reader.integer(
+            "CT_LOGIN_FAILURE_LIMIT", 5, 1, 1000, "a count of failed sign-ins"
+        ),
+        login_lockout_minutes=reader.integer(
+            "CT_LOGIN_LOCKOUT_MINUTES", 15, 1, 7 * 24 * 60, "a number of minutes"
+        ),
         extra_allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
         debug=reader.boolean("CT_DEBUG", False),
         https_redirect=reader.boolean("CT_HTTPS_REDIRECT", server_scheme == "https"),
-        hsts_seconds=reader.integer("CT_HSTS_SECONDS", 0, 0, 10 * 365 * 86400, "seconds"),
+        hsts_seconds=reader.integer(
+            "CT_HSTS_SECONDS",
+            ONE_YEAR if server_scheme == "https" else 0,
+            0,
+            10 * ONE_YEAR,
+            "seconds",
+        ),
         hsts_include_subdomains=reader.boolean("CT_HSTS_INCLUDE_SUBDOMAINS", False),
         hsts_preload=reader.boolean("CT_HSTS_PRELOAD", False),
-        proxy_headers=reader.boolean("CT_PROXY_HEADERS", False),
+        trusted_proxies=reader.networks("CT_TRUSTED_PROXIES", LOOPBACK_PROXIES),
+        request_timeout=reader.number("CT_REQUEST_TIMEOUT", 10.0, 1, 300),
+        max_request_bytes=reader.integer(
+            "CT_MAX_REQUEST_BYTES", 1024 * 1024, 1024, 2**30, "a size in bytes"
+        ),
+        max_sockets_per_address=max_sockets,
+        max_header_bytes=reader.integer(
+            "CT_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024, "a size in bytes"
+        ),
         log_level=reader.choice("CT_LOG_LEVEL", "INFO", LOG_LEVELS),
         log_max_bytes=reader.integer(
             "CT_LOG_MAX_BYTES", 10 * 1024 * 1024, 1024, 2**40, "a size in bytes"
         ),
         log_backup_count=reader.integer("CT_LOG_BACKUP_COUNT", 5, 0, 1000, "a file count"),
         health_timeout=reader.number("CT_HEALTH_TIMEOUT", 2.0, 0.1, 60.0),
-        relay=_relay_limits(reader),
+        license_variables={
+            name: value for name in LICENSE_VARIABLES if (value := reader.raw(name)) is not None
+        },
+        license_file=reader.path("CT_LICENSE_FILE"),
+        relay=relay,
+        monitoring=_monitoring(reader),
+    )
+
+
+def _statsd(reader: _Reader) -> StatsdTarget | None:
+    host = reader.string("CT_METRICS_STATSD_HOST")
+    if host is None:
+        for name in ("CT_METRICS_STATSD_PORT", "CT_METRICS_STATSD_PROTOCOL"):
+            if reader.raw(name) is not None:
+                raise ConfigError(f"{name} needs CT_METRICS_STATSD_HOST, which is not set")
+        return None
+    protocol = reader.choice("CT_METRICS_STATSD_PROTOCOL", "UDP", ("UDP", "TCP")).lower()
+    prefix = reader.string("CT_METRICS_STATSD_PREFIX", "ctserver") or "ctserver"
+    if not all(part.replace("_", "").replace("-", "").isalnum() for part in prefix.split(".")):
+        raise ConfigError(
+            "CT_METRICS_STATSD_PREFIX must be dot-separated names of letters, digits, _ "
+            f"and - (ctserver.prod), got {prefix!r}"
+        )
+    return StatsdTarget(
+        host=host,
+        port=reader.port("CT_METRICS_STATSD_PORT", 8125),
+        protocol=protocol,
+        prefix=prefix,
+        interval=reader.number("CT_METRICS_STATSD_INTERVAL", 10.0, 1, 3600),
+    )
+
+
+def _monitoring(reader: _Reader) -> Monitoring:
+    token = reader.string("CT_METRICS_TOKEN")
+    if token is not None and len(token) < 16:
+        raise ConfigError(
+            f"CT_METRICS_TOKEN must have at least 16 characters, it has {len(token)} "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return Monitoring(
+        statsd=_statsd(reader),
+        prometheus_enabled=reader.boolean("CT_PROMETHEUS_ENABLED", False),
+        metrics_token=token,
+        status_interval=reader.number("CT_STATUS_INTERVAL", 10.0, 0.2, 600),
+        usage_interval=reader.number("CT_USAGE_INTERVAL", 300.0, 0.2, 86400),
+        history_days=reader.integer(
+            "CT_HISTORY_DAYS", 365, 0, 100 * 365, "a number of days (0: keep everything)"
+        ),
+        noclients=reader.boolean("CT_NOCLIENTS", False),
     )
 
 
@@ -275,8 +448,29 @@ def _relay_limits(reader: _Reader) -> RelayLimits:
         max_open_sessions=reader.integer(
             "CT_MAX_OPEN_SESSIONS", d.max_open_sessions, 1, 10**7, "a count"
         ),
+        max_open_sessions_per_address=reader.integer(
+            "CT_MAX_OPEN_SESSIONS_PER_ADDRESS", d.max_open_sessions_per_address, 1, 10**7, "a count"
+        ),
+        session_create_rate=reader.integer(
+            "CT_SESSION_CREATE_RATE", d.session_create_rate, 1, 10**6, "sessions per minute"
+        ),
+        max_connections=reader.integer(
+            "CT_MAX_CONNECTIONS", d.max_connections, 1, 10**7, "a count"
+        ),
+        max_connections_per_address=reader.integer(
+            "CT_MAX_CONNECTIONS_PER_ADDRESS", d.max_connections_per_address, 1, 10**6, "a count"
+        ),
+        max_lobby_per_address=reader.integer(
+            "CT_MAX_LOBBY_PER_ADDRESS", d.max_lobby_per_address, 1, 10000, "a count"
+        ),
+        knock_rate=reader.number("CT_KNOCK_RATE", d.knock_rate, 1, 1e6, "guests per minute"),
+        lobby_timeout=reader.number("CT_LOBBY_TIMEOUT", d.lobby_timeout, 1, 7 * 24 * 60 * minutes),
+        deny_backoff=reader.number("CT_DENY_BACKOFF", d.deny_backoff, 0, 3600),
         hello_timeout=reader.number("CT_HELLO_TIMEOUT", d.hello_timeout, 0.1, 600),
         reconnect_grace=reader.number("CT_RECONNECT_GRACE", d.reconnect_grace, 0, 86400),
+        host_timeout=reader.number(
+            "CT_SESSION_HOST_TIMEOUT", d.host_timeout, 1, 30 * 24 * 60 * minutes
+        ),
         no_guest_timeout=reader.number(
             "CT_SESSION_NO_GUEST_TIMEOUT", d.no_guest_timeout, 1, 30 * 24 * 60 * minutes
         ),

@@ -1,8 +1,9 @@
 """Health endpoints, answered before Django's middleware so they stay cheap.
 
 ``/ct-health/`` says the process serves (liveness); ``/ct-health/ready/`` checks
-the database and, when configured, Redis, and answers 503 with the reasons while
-either is unreachable (readiness). Neither needs authentication or a valid Host
+the database and, when configured, Redis and this server's bus to the others
+(relay/bus.py, once a cross-server session started it), and answers 503 with the
+reasons while any of them fails (readiness). Neither needs authentication or a valid Host
 header: load balancers probe by IP address.
 """
 
@@ -19,6 +20,7 @@ from django.db import connection
 from redis.asyncio import Redis
 
 from ctserver import __version__
+from relay.cluster import running_bus
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -53,11 +55,22 @@ async def _outcome(check: Any, timeout: float) -> str:
     return "ok"
 
 
+def _bus_outcome() -> str | None:
+    """The bus's state without a round trip: its reader and publisher report it."""
+    bus = running_bus()
+    if bus is None:
+        return None
+    problem = bus.problem
+    return "ok" if problem is None else f"error: {problem}"
+
+
 async def readiness() -> tuple[int, dict[str, Any]]:
     timeout = settings.CONFIG.health_timeout
     checks = {"database": await _outcome(_check_database(), timeout)}
     if settings.CONFIG.redis_url:
         checks["redis"] = await _outcome(_check_redis(settings.CONFIG.redis_url, timeout), timeout)
+    if (bus := _bus_outcome()) is not None:
+        checks["bus"] = bus
     ready = all(result == "ok" for result in checks.values())
     return (200 if ready else 503), {
         "status": "ready" if ready else "unavailable",

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +22,11 @@ from typing import Any
 import uvicorn
 
 from ctserver.config import ALL_INTERFACES, Config
+from ctserver.sockets import GuardedConfig, SocketCounts
 from ctserver.tls import TlsMaterial
+from dashboard.monitor import MONITOR
 from relay.cluster import close_cluster
+from relay.places import close_places
 from relay.rooms import ROOMS
 
 logger = logging.getLogger("ctserver")
@@ -32,7 +37,7 @@ class Listening:
     """What the server reports once every port listens."""
 
     config: Config
-    license_state: str
+    license_lines: list[tuple[int, str]]  # (level, text): licensing.state.startup_lines
 
     def announce(self) -> None:
         c = self.config
@@ -41,7 +46,8 @@ class Listening:
             c.http_port,
             c.https_port,
         )
-        logger.info(self.license_state)
+        for level, line in self.license_lines:
+            logger.log(level, line)
         host = c.bind_address if c.bind_address not in (ALL_INTERFACES, "::") else "localhost"
         host = f"[{host}]" if ":" in host else host
         logger.info("HTTP:  http://%s:%d/", host, c.http_port)
@@ -61,27 +67,64 @@ def tls13_context(tls: TlsMaterial) -> ssl.SSLContext:
 class Listener(uvicorn.Server):
     """One port. Signals are handled once for both listeners, by ``serve``."""
 
+    config: GuardedConfig
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        """uvicorn's start for a host and port, plus a TLS handshake deadline.
+
+        uvicorn leaves asyncio's default of 60 s, during which a socket that never
+        finishes its handshake holds a file descriptor and is seen by nothing else
+        (the HTTP protocol starts only after the handshake).
+        """
+        config = self.config
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
+
+        try:
+            server = await asyncio.get_running_loop().create_server(
+                create_protocol,
+                host=config.host,
+                port=config.port,
+                ssl=config.ssl,
+                backlog=config.backlog,
+                ssl_handshake_timeout=config.request_timeout if config.ssl else None,
+            )
+        except OSError as exc:
+            logger.error("Cannot listen on port %d: %s", config.port, exc.strerror or exc)
+            sys.exit(1)
+        self.servers = [server]
+        self.started = True
 
 
 def listener_config(
     application: Any,
     config: Config,
     port: int,
+    sockets: SocketCounts,
     ssl_factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
     | None = None,
-) -> uvicorn.Config:
+) -> GuardedConfig:
     relay = config.relay
     # Let frames somewhat over the relay's limit reach it, so they are refused
     # with the protocol's 4009 rather than the WebSocket layer's bare 1009.
     ws_message_limit = 2 * max(relay.max_frame_bytes, relay.max_control_bytes) + 65536
-    return uvicorn.Config(
+    return GuardedConfig(
         application,
+        sockets=sockets,
+        request_timeout=config.request_timeout,
+        max_head_bytes=config.max_header_bytes,
         host=config.bind_address,
         port=port,
-        ws="websockets-sansio",
         ws_max_size=ws_message_limit,
         ws_ping_interval=relay.ping_interval,
         ws_ping_timeout=relay.ping_timeout,
@@ -90,10 +133,21 @@ def listener_config(
         log_config=None,  # Django's LOGGING (stdout and server.log) applies
         access_log=False,
         server_header=False,
-        proxy_headers=config.proxy_headers,
-        forwarded_allow_ips="*" if config.proxy_headers else None,
+        # The client address and scheme come from X-Forwarded-For/-Proto only when
+        # the connection comes from a trusted proxy.
+        proxy_headers=bool(config.trusted_proxies),
+        forwarded_allow_ips=list(config.trusted_proxies),
         ssl_context_factory=ssl_factory,
     )
+
+
+def raise_open_file_limit() -> None:
+    """Every connection is a file descriptor; the soft limit is often 1024 while the
+    hard one allows far more. Take what the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class PortUnavailable(Exception):
@@ -109,13 +163,20 @@ async def _run(listener: Listener) -> bool:
     return True
 
 
-async def serve(application: Any, config: Config, tls: TlsMaterial, license_state: str) -> None:
+async def serve(
+    application: Any, config: Config, tls: TlsMaterial, license_lines: list[tuple[int, str]]
+) -> None:
     """Serve until SIGINT or SIGTERM. Raises PortUnavailable if a port cannot be opened."""
     https_context = tls13_context(tls)
+    raise_open_file_limit()
+    # One count for both ports: an address's sockets add up whichever port they use.
+    sockets = SocketCounts(config.max_sockets_per_address, config.trusted_proxies)
     listeners = [
-        Listener(listener_config(application, config, config.http_port)),
+        Listener(listener_config(application, config, config.http_port, sockets)),
         Listener(
-            listener_config(application, config, config.https_port, lambda _c, _d: https_context)
+            listener_config(
+                application, config, config.https_port, sockets, lambda _c, _d: https_context
+            )
         ),
     ]
     loop = asyncio.get_running_loop()
@@ -126,6 +187,8 @@ async def serve(application: Any, config: Config, tls: TlsMaterial, license_stat
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
+    ROOMS.start()
+    MONITOR.start()
     tasks = [asyncio.create_task(_run(listener)) for listener in listeners]
     while not all(listener.started for listener in listeners):
         if any(task.done() for task in tasks):
@@ -133,9 +196,11 @@ async def serve(application: Any, config: Config, tls: TlsMaterial, license_stat
             break
         await asyncio.sleep(0.05)
     else:
-        Listening(config, license_state).announce()
+        Listening(config, license_lines).announce()
     served = await asyncio.gather(*tasks)
+    await MONITOR.close()
     await ROOMS.close()  # save the rooms, release their sessions to other servers
     await close_cluster()
+    await close_places()  # give the license places back at once
     if not all(served):
         raise PortUnavailable("a port could not be opened (see the error above)")

@@ -8,12 +8,16 @@ Nothing below reads the environment directly.
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from csp.constants import NONE, SELF
+
 from ctserver.config import load_config
 from ctserver.datadir import load_or_create_secret_key, prepare_data_dir
+from licensing.keys import VENDOR_PUBLIC_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +26,9 @@ DATA = prepare_data_dir(CONFIG.data_dir)
 
 SECRET_KEY = CONFIG.secret_key or load_or_create_secret_key(DATA)
 DEBUG = CONFIG.debug
+# Licenses are verified with the vendor's key, built in; never from the environment.
+# Only test settings (tests/settings_test_license.py) put their own key here.
+LICENSE_VERIFY_KEY = VENDOR_PUBLIC_KEY
 
 ALLOWED_HOSTS = [CONFIG.server_host, "localhost", "127.0.0.1", "[::1]", *CONFIG.extra_allowed_hosts]
 CSRF_TRUSTED_ORIGINS = [CONFIG.server_url]
@@ -37,11 +44,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "channels",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ctserver.urls"
@@ -87,6 +98,11 @@ DATABASES: dict[str, dict[str, Any]] = {
         },
     }
 }
+# Keep database connections open between calls (a new PostgreSQL connection costs
+# milliseconds, and the relay's calls queue on one thread), checking each one
+# before reuse so that a dropped connection is replaced, not failed on.
+DATABASES["default"]["CONN_MAX_AGE"] = CONFIG.database_conn_max_age
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Embedded default: the in-memory layer, valid for one process only (system check
@@ -112,6 +128,25 @@ LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "dashboard:login"
 
+# Sign-in throttling with django-axes (README, "Sign-in protection"). The throttle
+# backend goes first so that a locked-out client is refused before any password check.
+AUTHENTICATION_BACKENDS = [
+    "dashboard.signin.SignInThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are rows in the database: they survive restarts and every server counts
+# the same ones. An address and a user name are each locked on their own.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_FAILURE_LIMIT = CONFIG.login_failure_limit
+AXES_COOLOFF_TIME = timedelta(minutes=CONFIG.login_lockout_minutes)
+AXES_RESET_ON_SUCCESS = True
+# Attempts refused during a lockout do not count, so the lockout ends at most
+# CT_LOGIN_LOCKOUT_MINUTES after it began, as the 429 page promises.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "dashboard.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "dashboard.signin.locked_out"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -136,20 +171,36 @@ CSRF_COOKIE_SECURE = _HTTPS
 SECURE_HSTS_SECONDS = CONFIG.hsts_seconds
 SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG.hsts_include_subdomains
 SECURE_HSTS_PRELOAD = CONFIG.hsts_preload
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CONFIG.proxy_headers else None
+# No SECURE_PROXY_SSL_HEADER: uvicorn already takes the scheme and client address
+# from forwarded headers, and only when they come from CT_TRUSTED_PROXIES.
 X_FRAME_OPTIONS = "DENY"
+# Every page loads only what this server serves: no CDN, no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "line": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"},
+        "line": {
+            "()": "ctserver.logs.LineFormatter",
+            "format": "%(asctime)s %(name)s %(levelname)s %(message)s",
+        },
     },
+    "filters": {"without_traceback": {"()": "ctserver.logs.WithoutTraceback"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "line",
+            "filters": ["without_traceback"],
         },
         "file": {
             "class": "logging.handlers.RotatingFileHandler",
@@ -158,7 +209,16 @@ LOGGING: dict[str, Any] = {
             "backupCount": CONFIG.log_backup_count,
             "encoding": "utf-8",
             "formatter": "line",
+            "filters": ["without_traceback"],
         },
     },
     "root": {"handlers": ["stdout", "file"], "level": CONFIG.log_level},
+    "loggers": {
+        # uvicorn says "WebSocket accepted" at INFO for every connection: thousands
+        # of lines in a reconnect storm. Its warnings and errors still come through.
+        "uvicorn.error": {"level": "WARNING"},
+        # django-axes logs every attempt again, in several lines with the values
+        # masked; dashboard.signin writes the one line an operator needs.
+        "axes": {"level": "ERROR"},
+    },
 }

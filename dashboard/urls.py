@@ -9,6 +9,10 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("live.json", views.live_json, name="live"),
+    path("history.json", views.history_json, name="history"),
+    path("sessions/", views.sessions, name="sessions"),
+    path("sessions/<str:session_id>/", views.session_detail, name="session"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="dashboard/login.html"),

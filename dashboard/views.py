@@ -1,52 +1,95 @@
+"""The portal's pages: the live dashboard, its history figures, the session history.
+
+Every view here is for signed-in staff only (tests/test_url_access.py walks them).
+"""
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from ctserver import __version__
-from dashboard.clients import available
-from dashboard.models import ClientDownload
-from licensing.state import license_state
+from dashboard import figures, history
+from licensing.state import current_state
+
+PAGE_SIZE = 50
+HISTORY_DAYS = 30
+LAG_HOURS = 24
+
+View = Callable[..., HttpResponse]
 
 
-@staff_member_required(login_url="dashboard:login")
+def staff_only(view: View) -> View:
+    """Signed-in staff only; anyone else goes to the dashboard's sign-in page."""
+    return staff_member_required(view, login_url="dashboard:login")
+
+
+@staff_only
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    interval = settings.CONFIG.monitoring.status_interval
     return render(
         request,
         "dashboard/home.html",
         {
             "server_url": settings.CONFIG.server_url,
             "version": __version__,
-            "license_state": license_state(),
-            "downloads": ClientDownload.objects.values("filename")
-            .annotate(count=Count("id"))
-            .order_by("filename"),
+            "license": current_state(),
+            "figures": figures.live_figures(interval),
+            "history_days": HISTORY_DAYS,
+            "lag_hours": LAG_HOURS,
+            "status_interval": interval,
+            "clients_offered": not settings.CONFIG.monitoring.noclients,
         },
     )
 
 
-def _clients_dir():  # type: ignore[no-untyped-def]
-    return settings.DATA.root / "clients"
-
-
+@staff_only
 @require_GET
-def clients_index(request: HttpRequest) -> HttpResponse:
-    files = available(_clients_dir())
+def live_json(request: HttpRequest) -> JsonResponse:
+    """The live figures once: what the page shows before its WebSocket connects."""
+    interval = settings.CONFIG.monitoring.status_interval
+    return JsonResponse(figures.live_figures(interval).as_json())
+
+
+@staff_only
+@require_GET
+def history_json(request: HttpRequest) -> JsonResponse:
+    """What the charts draw: per day over 30 days, and lag samples over 24 hours."""
+    return JsonResponse(figures.history(HISTORY_DAYS, LAG_HOURS).as_json())
+
+
+@staff_only
+@require_GET
+def sessions(request: HttpRequest) -> HttpResponse:
+    selected = history.SessionFilter.from_query(request.GET)
+    page = Paginator(history.sessions(selected), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
-        "dashboard/clients.html",
-        {"files": files, "server_url": settings.CONFIG.server_url},
+        "dashboard/sessions.html",
+        {
+            "filter": selected,
+            "page": page,
+            "end_reasons": history.end_reasons(),
+            "query": query.urlencode(),
+        },
     )
 
 
+@staff_only
 @require_GET
-def client_download(request: HttpRequest, client: str, filename: str) -> FileResponse:
-    for item in available(_clients_dir()):
-        if (item.client, item.filename) == (client, filename):
-            ClientDownload.objects.create(client=client, filename=filename)
-            return FileResponse(item.path.open("rb"), as_attachment=True, filename=filename)
-    raise Http404("no such client download")
+def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = get_object_or_404(history.sessions(history.SessionFilter()), session_id=session_id)
+    return render(
+        request,
+        "dashboard/session.html",
+        {"session": session, "participants": history.participants(session)},
+    )

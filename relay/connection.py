@@ -2,7 +2,7 @@
 
 A ``Connection`` turns frames into room actions and answers through its link. A
 local WebSocket (relay/consumers.py) and a WebSocket held by another server
-(relay/proxy.py) both drive one. The data path (``receive_bytes``) awaits nothing.
+(relay/cluster.py) both drive one. The data path (``receive_bytes``) awaits nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import time
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
+from django.db import DatabaseError
 
 from relay import store
 from relay.limits import ConnectionBudget, RelayLimits
+from relay.places import as_error, take_place
 from relay.protocol import (
     CloseCode,
+    Command,
     ProtocolError,
     error_frame,
     fatal,
@@ -26,8 +29,12 @@ from relay.protocol import (
     parse_data_header,
     parse_hello,
 )
-from relay.room import Link, Peer, Room
+from relay.room import HOST_PEER_ID, Link, Peer, Room
 from relay.rooms import ROOMS, NotOwner
+
+
+class Detached(Exception):
+    """The room was given up while this connection awaited (relay/rooms.py)."""
 
 
 class ClosableLink(Link, Protocol):
@@ -36,8 +43,11 @@ class ClosableLink(Link, Protocol):
 
 
 class Connection:
-    def __init__(self, session_id: str, link: ClosableLink, limits: RelayLimits) -> None:
+    def __init__(
+        self, session_id: str, link: ClosableLink, limits: RelayLimits, address: str = ""
+    ) -> None:
         self.session_id = session_id
+        self.address = address  # the client's, for the per-address limits
         self.link = link
         self.limits = limits
         self.peer: Peer | None = None
@@ -71,6 +81,9 @@ class Connection:
         peer, room = self.peer, self.room
         if self.link.closing or room is None:
             return
+        if room.detached:
+            self.link.close(CloseCode.SERVICE_RESTART)  # the session is served elsewhere now
+            return
         try:
             if peer is None:
                 raise fatal(CloseCode.PROTOCOL_VIOLATION, "send 'hello' first")
@@ -85,6 +98,9 @@ class Connection:
         room = self.room
         if self.link.closing or room is None:
             return
+        if room.detached:
+            self.link.close(CloseCode.SERVICE_RESTART)  # the session is served elsewhere now
+            return
         ref = None
         try:
             frame = parse_control(text, self.limits.max_control_bytes)
@@ -94,28 +110,81 @@ class Connection:
             if self.peer is None:
                 await self._hello(room, frame)
             else:
-                room.command(self.peer, parse_command(frame, self.peer.is_host), time.time())
+                command = parse_command(frame, self.peer.is_host)
+                refusal = await self._places_for(room, command)
+                self._check_still_served(room)
+                room.command(self.peer, command, time.time())
+                if refusal is not None:
+                    raise refusal
         except ProtocolError as exc:
             self.refuse(exc, ref)
+        except Detached:
+            self.link.close(CloseCode.SERVICE_RESTART)
         await ROOMS.flush(room)
 
     async def _hello(self, room: Room, frame: dict[str, Any]) -> None:
         hello = parse_hello(frame)
         secret = secrets.token_urlsafe(32)
         if hello.role == "host":
-            self.peer = room.join_host(hello, self.link, secret, time.time())
+            room.check_host_secret(hello.host_secret)
+            await self._place(room, HOST_PEER_ID)
+            self._check_still_served(room)
+            self.peer = room.join_host(hello, self.link, secret, time.time(), self.address)
         elif hello.resume_peer_id is not None:
-            self.peer = room.resume(hello, self.link, secret, time.time())
+            peer = room.resuming(hello)
+            if peer.state == "admitted" or room.would_admit(peer.address):
+                await self._place(room, peer.peer_id)  # counted elsewhere before a failover
+            self._check_still_served(room)
+            self.peer = room.resume(hello, self.link, secret, time.time(), self.address)
         else:
+            room.knock(self.address, time.time())  # refused before a peer id is spent
             try:
                 peer_id = await database_sync_to_async(store.allocate_peer_id)(self.session_id)
             except LookupError:
                 peer_id = 0
+            except DatabaseError:  # an outage: this guest may try again, nobody else is hurt
+                raise fatal(
+                    CloseCode.TRY_AGAIN_LATER, "the server cannot reach its database"
+                ) from None
             if peer_id == 0 or room.ended_reason is not None:
                 raise fatal(CloseCode.SESSION_NOT_FOUND, "unknown or ended session")
-            self.peer = room.join_guest(hello, peer_id, secret, self.link, time.time())
+            if room.would_admit(self.address):
+                await self._place(room, peer_id)
+            self._check_still_served(room)
+            self.peer = room.join_guest(
+                hello, peer_id, secret, self.link, time.time(), self.address
+            )
         if self._hello_timer is not None:
             self._hello_timer.cancel()
+
+    def _check_still_served(self, room: Room) -> None:
+        """After an await: this server may have given the room up meanwhile (its lease
+        lapsed). Then nothing may change in this copy: the peer goes and resumes."""
+        if room.detached:
+            raise Detached
+
+    async def _place(self, room: Room, peer_id: int) -> None:
+        if not room.places.holds(peer_id):
+            await take_place(self.session_id, peer_id)
+
+    async def _places_for(self, room: Room, command: Command) -> ProtocolError | None:
+        """Take the places a host's command admits guests into; the refusal to tell
+        the host, if a guest could not have one (it stays in the lobby)."""
+        if command.type == "admit":
+            waiting = [room.peers.get(command.peer or 0)]
+        elif command.type == "set_auto_admit" and command.flag:
+            removed = room.removed_addresses
+            waiting = [p for p in room.peers.values() if p.address not in removed]
+        else:
+            return None
+        refusal = None
+        for guest in waiting:
+            if guest is not None and guest.state == "lobby":
+                try:
+                    await self._place(room, guest.peer_id)
+                except ProtocolError as exc:
+                    refusal = as_error(exc)
+        return refusal
 
     async def lost(self) -> None:
         """The transport closed (either side): the peer may resume within its grace."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from relay.protocol import CloseCode, ProtocolError, fatal
+
 
 @dataclass(frozen=True)
 class RelayLimits:
@@ -17,8 +19,18 @@ class RelayLimits:
     max_peers: int = 50
     max_lobby: int = 20
     max_open_sessions: int = 1000
+    # Anonymous use, per client address (docs/security.md).
+    max_open_sessions_per_address: int = 20
+    session_create_rate: int = 20  # creations per address per minute
+    max_connections: int = 10_000  # WebSockets on this server
+    max_connections_per_address: int = 100  # WebSockets from one address
+    max_lobby_per_address: int = 3  # guests from one address waiting in one lobby
+    knock_rate: float = 10.0  # new guests per address per session per minute
+    lobby_timeout: float = 600.0
+    deny_backoff: float = 30.0  # doubles with each further denial, up to an hour
     hello_timeout: float = 10.0
     reconnect_grace: float = 60.0
+    host_timeout: float = 300.0  # a session whose host never says hello
     no_guest_timeout: float = 90 * 60.0
     empty_timeout: float = 45 * 60.0
     idle_timeout: float = 90 * 60.0
@@ -43,12 +55,19 @@ class TokenBucket:
         self.stamp = now
 
     def take(self, amount: float, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if amount > self.tokens:
+        if not self.has(amount, now):
             return False
         self.tokens -= amount
         return True
+
+    def has(self, amount: float, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return amount <= self.tokens
+
+    def wait(self, amount: float) -> float:
+        """Seconds until ``amount`` is available (as of the last ``has``/``take``)."""
+        return max(0.0, (amount - self.tokens) / self.rate)
 
 
 class ConnectionBudget:
@@ -63,3 +82,41 @@ class ConnectionBudget:
 
     def allow(self, size: int, now: float) -> bool:
         return self.frames.take(1, now) and self.bytes.take(size, now)
+
+
+class ConnectionCounts:
+    """Open WebSockets on this server, in total and per client address.
+
+    A cache of live sockets, not durable state: it dies with the process, as they do.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.peak = 0  # the most at once since the last usage sample (dashboard/usage.py)
+        self._by_address: dict[str, int] = {}
+
+    def refusal(self, address: str, limits: RelayLimits) -> ProtocolError | None:
+        """Why one more connection from ``address`` is refused, if it is."""
+        if self.total >= limits.max_connections:
+            return fatal(CloseCode.TRY_AGAIN_LATER, "the server has too many connections")
+        if self._by_address.get(address, 0) >= limits.max_connections_per_address:
+            return fatal(CloseCode.TOO_MANY_CONNECTIONS, "too many connections from your address")
+        return None
+
+    def add(self, address: str) -> None:
+        self.total += 1
+        self.peak = max(self.peak, self.total)
+        self._by_address[address] = self._by_address.get(address, 0) + 1
+
+    def take_peak(self) -> int:
+        """The peak since the last call; the next one starts from those open now."""
+        peak, self.peak = self.peak, self.total
+        return peak
+
+    def remove(self, address: str) -> None:
+        self.total -= 1
+        left = self._by_address[address] - 1
+        if left:
+            self._by_address[address] = left
+        else:
+            del self._by_address[address]

@@ -14,6 +14,8 @@ class Session(models.Model):
     host_secret_hash = models.CharField(max_length=64)
     auto_admit = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    # The creating client's address: per-address limits count sessions by it.
+    created_by = models.CharField(max_length=64, blank=True)
     ended = models.DateTimeField(null=True, blank=True, db_index=True)
     end_reason = models.CharField(max_length=32, blank=True)
     last_activity = models.DateTimeField()
@@ -26,6 +28,7 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        indexes = [models.Index(fields=["created_by", "created"], name="session_by_address")]
 
     def __str__(self) -> str:
         return self.session_id
@@ -54,7 +57,12 @@ class Participant(models.Model):
     state = models.CharField(max_length=8, choices=State.choices)
     read_only = models.BooleanField(default=False)
     secret_hash = models.CharField(max_length=64)
+    # The secret the peer last proved it holds, still accepted: the welcome that
+    # carried the newest one may have been lost in transit (docs/protocol.md §5.3).
+    proven_secret_hash = models.CharField(max_length=64, blank=True)
     client = models.CharField(max_length=64, blank=True)
+    # The guest's address: a removed or denied guest's address is remembered per session.
+    address = models.CharField(max_length=64, blank=True)
     joined = models.DateTimeField(auto_now_add=True)
     admitted_at = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from relay.protocol import CloseCode
+from relay.stats import STATS, Probe
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -44,22 +45,31 @@ class Outbox:
     # The Link interface (relay/room.py) ------------------------------------------
 
     def deliver(self, frame: bytes) -> None:
-        if self._close_code is not None:
-            return
-        if self._queued_bytes + len(frame) > self._limit:
-            self._overflow()
-            return
-        self._queue.append(frame)
-        self._queued_bytes += len(frame)
-        self._wake.set()
+        self._enqueue(frame)
 
     def post(self, text: str) -> None:
+        # Control texts count too: a client that never reads could otherwise grow
+        # its own queue without end by sending what the relay answers with an error.
+        self._enqueue(text)
+
+    def _enqueue(self, item: bytes | str) -> None:
+        if self._close_code is not None:
+            return
+        if self._queued_bytes + len(item) > self._limit:
+            self._overflow()
+            return
+        self._queue.append(item)
+        self._queued_bytes += len(item)
+        self._wake.set()
+
+    def probe(self, probe: Probe) -> None:
+        """Behind the frame just queued: its writer tells the probe once it is sent."""
         if self._close_code is None:
-            self._queue.append(text)
-            self._wake.set()
+            self._queue.append(probe)
 
     def close(self, code: CloseCode) -> None:
         if self._close_code is None:
+            STATS.closes[int(code)] += 1
             self._close_code = code
             self._queue.append(CLOSE)
             self._wake.set()
@@ -75,22 +85,32 @@ class Outbox:
             self._writer = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        try:
+            await self._write()
+        except OSError:  # the client went away mid-send: its disconnect handler cleans up
+            self._queue.clear()
+            self._queued_bytes = 0
+
+    async def _write(self) -> None:
         queue = self._queue
         while True:
             await self._wake.wait()
             self._wake.clear()
             while queue:
                 item = queue.popleft()
-                if item is CLOSE:
+                if isinstance(item, bytes):
+                    self._queued_bytes -= len(item)
+                    await self._send({"type": "websocket.send", "bytes": item})
+                elif isinstance(item, str):
+                    self._queued_bytes -= len(item)
+                    await self._send({"type": "websocket.send", "text": item})
+                elif item is CLOSE:
                     await self._send(
                         {"type": "websocket.close", "code": int(self._close_code or 1000)}
                     )
                     return
-                if isinstance(item, bytes):
-                    self._queued_bytes -= len(item)
-                    await self._send({"type": "websocket.send", "bytes": item})
                 else:
-                    await self._send({"type": "websocket.send", "text": item})
+                    item.delivered()  # a lag probe (relay/stats.py)
 
     async def stop(self) -> None:
         if self._writer is not None and not self._writer.done():

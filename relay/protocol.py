@@ -7,10 +7,14 @@ values, or raises ``ProtocolError`` carrying the documented code.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
+
+from relay.inputs import InputError, clean_text, parse_json
+from relay.stats import STATS
 
 VERSION = 1
 HEADER = struct.Struct(">BBI")  # version, kind, peer id (target in, sender out)
@@ -20,12 +24,14 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 MIN_DATA_FRAME = HEADER.size + NONCE_BYTES + TAG_BYTES
 NAME_MAX = 64
+# Host and peer secrets are base64url tokens the server made (docs/protocol.md §2).
+SECRET = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class CloseCode(IntEnum):
     NORMAL = 1000
-    GOING_AWAY = 1001
     SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
     BAD_FRAME = 4000
     UNKNOWN_TYPE = 4001
     PROTOCOL_VIOLATION = 4002
@@ -40,6 +46,11 @@ class CloseCode(IntEnum):
     SESSION_FULL = 4011
     HELLO_TIMEOUT = 4012
     REPLACED = 4013
+    TOO_MANY_CONNECTIONS = 4014
+    LOBBY_TIMEOUT = 4015
+    RETRY_LATER = 4016
+    LICENSE_FULL = 4017
+    NO_LICENSE = 4018
 
 
 class ProtocolError(Exception):
@@ -80,21 +91,23 @@ COMMANDS = HOST_COMMANDS | {"leave"}
 
 
 def parse_control(text: str, max_bytes: int) -> dict[str, Any]:
-    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+    if len(text) > max_bytes or len(text.encode(errors="surrogatepass")) > max_bytes:
         raise fatal(CloseCode.FRAME_TOO_LARGE, f"control frames are limited to {max_bytes} bytes")
     try:
-        frame = json.loads(text)
-    except ValueError:
-        raise fatal(CloseCode.BAD_FRAME, "a control frame must be a JSON object") from None
+        frame = parse_json(text)
+    except InputError as exc:
+        raise fatal(CloseCode.BAD_FRAME, f"a control frame must be a JSON object: {exc}") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise fatal(CloseCode.BAD_FRAME, "a control frame must be an object with a string 'type'")
     return frame
 
 
-def clean_name(value: Any, field: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > NAME_MAX:
-        raise fatal(CloseCode.BAD_FRAME, f"'{field}' must be a string of 1-{NAME_MAX} characters")
-    return value.strip()
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    """A name or label: storable, printable, at most NAME_MAX characters; else 4000."""
+    try:
+        return clean_text(value, field, NAME_MAX, required=required)
+    except InputError as exc:
+        raise fatal(CloseCode.BAD_FRAME, str(exc)) from None
 
 
 def _peer_id(value: Any, field: str = "peer") -> int:
@@ -103,14 +116,12 @@ def _peer_id(value: Any, field: str = "peer") -> int:
     return value
 
 
-def _optional_string(frame: dict[str, Any], field: str, limit: int) -> str | None:
+def _secret(frame: dict[str, Any], field: str) -> str | None:
     value = frame.get(field)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise fatal(
-            CloseCode.BAD_FRAME, f"'{field}' must be a string of at most {limit} characters"
-        )
+    if not isinstance(value, str) or not SECRET.fullmatch(value):
+        raise fatal(CloseCode.BAD_FRAME, f"'{field}' must be the base64url token the server gave")
     return value
 
 
@@ -129,19 +140,19 @@ def parse_hello(frame: dict[str, Any]) -> Hello:
             peer_id = _peer_id(resume.get("peer_id"), "resume.peer_id")
         except ProtocolError as exc:
             raise fatal(CloseCode.BAD_FRAME, exc.message) from None
-        secret = _optional_string(resume, "peer_secret", 128)
+        secret = _secret(resume, "peer_secret")
         if secret is None:
             raise fatal(CloseCode.BAD_FRAME, "'resume.peer_secret' is required")
-    host_secret = _optional_string(frame, "host_secret", 128)
+    host_secret = _secret(frame, "host_secret")
     if role == "host" and host_secret is None:
         raise fatal(CloseCode.NOT_AUTHENTICATED, "a host must send its 'host_secret'")
     return Hello(
         role=role,
-        name=clean_name(frame.get("name")),
+        name=_text(frame.get("name"), "name"),
         host_secret=host_secret,
         resume_peer_id=peer_id,
         resume_secret=secret,
-        client=_optional_string(frame, "client", 64) or "",
+        client=_text(frame.get("client", ""), "client", required=False),
     )
 
 
@@ -196,4 +207,5 @@ def control(type_: str, **members: Any) -> str:
 
 
 def error_frame(exc: ProtocolError, ref: str | None = None) -> str:
+    STATS.refusals[exc.code] += 1
     return control("error", code=exc.code, message=exc.message, ref=ref)

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
+from csp.constants import NONCE, SELF
+from csp.decorators import csp_update
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from relay import store
+from relay.addresses import request_client
 from relay.api import ApiError, parse_create
 from relay.protocol import VERSION
 
+logger = logging.getLogger("ctserver.relay")
 
-def _error(exc: ApiError) -> JsonResponse:
-    return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+
+def _error(exc: ApiError) -> HttpResponse:
+    return HttpResponse(exc.body(), status=exc.status, content_type="application/json")
 
 
 def _session_urls(session_id: str) -> dict[str, str]:
@@ -29,16 +35,26 @@ def _session_urls(session_id: str) -> dict[str, str]:
 
 @csrf_exempt  # a JSON API for clients holding no cookies; nothing to forge
 @require_POST
-def create_session(request: HttpRequest) -> JsonResponse:
+def create_session(request: HttpRequest) -> HttpResponse:
     try:
         wanted = parse_create(request.body)
     except ApiError as exc:
         return _error(exc)
     limits = settings.CONFIG.relay
+    address = request_client(request.META)
     try:
-        created = store.create_session(wanted.auto_admit, wanted.name, limits.max_open_sessions)
+        created = store.create_session(wanted.auto_admit, wanted.name, address, limits)
     except store.TooManySessions:
         return _error(ApiError(503, "too_many_sessions", "the server has too many open sessions"))
+    except store.TooManyFromAddress:
+        message = "your address has too many open sessions; end one first"
+        return _error(ApiError(429, "too_many_sessions_from_address", message))
+    except store.CreatingTooFast as exc:
+        message = f"too many sessions created from your address; try again in {exc.retry_after} s"
+        response = _error(ApiError(429, "rate_limited", message))
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    logger.info("Session %s created by %s", created.session_id, address)
     body = {
         "protocol": VERSION,
         "session_id": created.session_id,
@@ -54,14 +70,39 @@ def create_session(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def session_status(request: HttpRequest, session_id: str) -> JsonResponse:
+def session_status(request: HttpRequest, session_id: str) -> HttpResponse:
     if not store.session_is_open(session_id):
         return _error(ApiError(404, "session_not_found", "unknown or ended session"))
     return JsonResponse({"protocol": VERSION, "session_id": session_id, "state": "open"})
 
 
+# The web client's page (clients/web, built into static/web/): its own scripts only,
+# WebSockets back to this server only, and CodeMirror's style elements carry the
+# page's nonce (EditorView.cspNonce); the rest comes from CONTENT_SECURITY_POLICY.
+WEB_CLIENT_CSP = {
+    "script-src": [SELF],
+    "style-src": [SELF, NONCE],
+    "connect-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+}
+# Browsers cannot set a WebSocket header: a load balancer routes on this cookie
+# instead (docs/protocol.md §2), set to the session id by the page that joins it.
+STICKINESS_COOKIE = "ctstickiness"
+
+
 @require_GET
+@csp_update(WEB_CLIENT_CSP)  # type: ignore[arg-type]  # its annotation: views without URL arguments
 def join_page(request: HttpRequest, session_id: str) -> HttpResponse:
     if not store.session_is_open(session_id):
-        raise Http404("unknown or ended session")
-    return render(request, "relay/join.html", {"session_id": session_id})
+        return render(request, "relay/session_missing.html", status=404)
+    response = render(request, "relay/join.html", {"session_id": session_id})
+    response.set_cookie(
+        STICKINESS_COOKIE,
+        session_id,
+        max_age=24 * 3600,
+        secure=request.is_secure(),
+        httponly=True,  # only the browser's own WebSocket handshake needs it
+        samesite="Lax",
+    )
+    return response

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The tests start private Redis and PostgreSQL servers from the installed binaries.
+# The tests start private Redis and PostgreSQL servers from the installed binaries,
+# drive Debian's Chromium for the portal's browser tests, and run StatsD on Node.js.
 # Install what is missing (Debian packages, when root), or say what to install.
 set -euo pipefail
 need=()
@@ -7,6 +8,10 @@ command -v redis-server >/dev/null || need+=(redis-server)
 if ! command -v initdb >/dev/null && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     need+=(postgresql)
 fi
+command -v chromium >/dev/null || need+=(chromium)
+# The StatsD tests' daemon (scripts/ensure-test-statsd.sh installs it from npm).
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing ${need[*]} for the tests"

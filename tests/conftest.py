@@ -31,6 +31,15 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server with no configuration at all (https URL: redirects, HSTS), shared by
+    the whole run: for tests that only read what it serves and change nothing."""
+    server = ServerProcess(tmp_path_factory.mktemp("default")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server per test module, reached over plain HTTP."""
@@ -39,8 +48,10 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
+    """One Redis for the test run: servers' keys and channels carry random ids, so
+    tests sharing it never meet (a test that stops Redis starts its own)."""
     with redis_server() as url:
         yield url
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.core.checks import CheckMessage
 from django.test import override_settings
 
 from ctserver.checks import check_public_url_uses_https, check_scale_out, check_tls_files
@@ -12,7 +13,7 @@ from ctserver.config import load_config
 from ctserver.tls import generate_self_signed
 
 
-def _ids(messages: list) -> set[str]:
+def _ids(messages: list[CheckMessage]) -> set[str | None]:
     return {message.id for message in messages}
 
 
@@ -34,7 +35,7 @@ def test_full_scale_out_configuration_passes() -> None:
     with _with(
         CT_REDIS_URL="redis://127.0.0.1:6379/0",
         CT_DATABASE_URL="postgresql://u:p@db/ct",
-        CT_SECRET_KEY="x" * 60,
+        CT_SECRET_KEY="scale-out-test-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     ):
         assert check_scale_out() == []
 
@@ -43,7 +44,7 @@ def test_shared_database_without_redis_warns() -> None:
     with _with(CT_DATABASE_URL="postgresql://u:p@db/ct"):
         messages = check_scale_out()
     assert _ids(messages) == {"ctserver.W001"}
-    assert "CT_REDIS_URL" in messages[0].hint
+    assert "CT_REDIS_URL" in (messages[0].hint or "")
 
 
 def test_unreadable_operator_certificate_is_an_error(tmp_path: Path) -> None:

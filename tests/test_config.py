@@ -104,3 +104,95 @@ def test_log_level_is_checked() -> None:
     assert load_config({"CT_LOG_LEVEL": "debug"}).log_level == "DEBUG"
     with pytest.raises(ConfigError, match="CT_LOG_LEVEL must be one of"):
         load_config({"CT_LOG_LEVEL": "loud"})
+
+
+def test_edge_defaults_are_safe() -> None:
+    config = load_config({})
+    assert config.trusted_proxies == ("127.0.0.1", "::1")
+    assert config.hsts_seconds == 31536000  # https URL: HSTS on
+    assert load_config({"CT_SERVER_URL": "http://ct.example.com"}).hsts_seconds == 0
+    assert (config.request_timeout, config.max_header_bytes) == (10.0, 16384)
+    assert (config.max_request_bytes, config.max_sockets_per_address) == (1048576, 256)
+    relay = config.relay
+    assert (relay.max_connections, relay.max_connections_per_address) == (10000, 100)
+    assert (relay.session_create_rate, relay.max_open_sessions_per_address) == (20, 20)
+    assert (relay.host_timeout, relay.lobby_timeout, relay.deny_backoff) == (300, 600, 30)
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    config = load_config({"CT_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16,fd00::/8"})
+    assert config.trusted_proxies == ("10.0.0.5", "10.1.0.0/16", "fd00::/8")
+    assert load_config({"CT_TRUSTED_PROXIES": "none"}).trusted_proxies == ()
+    with pytest.raises(ConfigError, match=r"CT_TRUSTED_PROXIES must list IP addresses.*'proxy'"):
+        load_config({"CT_TRUSTED_PROXIES": "10.0.0.5,proxy"})
+
+
+def test_the_old_trust_everyone_switch_is_refused_with_its_replacement() -> None:
+    with pytest.raises(ConfigError, match="CT_PROXY_HEADERS is replaced by CT_TRUSTED_PROXIES"):
+        load_config({"CT_PROXY_HEADERS": "true"})
+
+
+def test_socket_limit_must_leave_room_for_the_websocket_limit() -> None:
+    with pytest.raises(ConfigError, match=r"CT_MAX_SOCKETS_PER_ADDRESS .* must be larger"):
+        load_config({"CT_MAX_SOCKETS_PER_ADDRESS": "50", "CT_MAX_CONNECTIONS_PER_ADDRESS": "50"})
+
+
+def test_monitoring_defaults() -> None:
+    monitoring = load_config({}).monitoring
+    assert monitoring.statsd is None and not monitoring.prometheus_enabled
+    assert monitoring.metrics_token is None and not monitoring.noclients
+    assert (monitoring.status_interval, monitoring.usage_interval) == (10.0, 300.0)
+    assert monitoring.history_days == 365
+
+
+def test_statsd_target_from_the_seeds_variables() -> None:
+    statsd = load_config(
+        {
+            "CT_METRICS_STATSD_HOST": "statsd.internal",
+            "CT_METRICS_STATSD_PORT": "9125",
+            "CT_METRICS_STATSD_PROTOCOL": "tcp",
+            "CT_METRICS_STATSD_PREFIX": "ct.prod",
+        }
+    ).monitoring.statsd
+    assert statsd is not None
+    assert (statsd.host, statsd.port, statsd.protocol, statsd.prefix) == (
+        "statsd.internal",
+        9125,
+        "tcp",
+        "ct.prod",
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CT_METRICS_STATSD_PORT": "8125"}, "needs CT_METRICS_STATSD_HOST"),
+        ({"CT_METRICS_STATSD_HOST": "h", "CT_METRICS_STATSD_PROTOCOL": "quic"}, "UDP, TCP"),
+        ({"CT_METRICS_STATSD_HOST": "h", "CT_METRICS_STATSD_PREFIX": "a b"}, "PREFIX must"),
+        ({"CT_METRICS_TOKEN": "short"}, "at least 16 characters"),
+        ({"CT_HISTORY_DAYS": "-1"}, "CT_HISTORY_DAYS"),
+        ({"CT_NOCLIENTS": "maybe"}, "CT_NOCLIENTS must be true or false"),
+    ],
+)
+def test_bad_monitoring_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(env)
+
+
+def _variables_read() -> set[str]:
+    """Every CT_* name the server's code mentions (ctserver/config.py reads them)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "ctserver" / "config.py").read_text()
+    names = set(re.findall(r'"(CT_[A-Z0-9_]+)"', source))
+    # CT_X_FILE is documented once for all; CT_PROXY_HEADERS is retired (it stops
+    # startup with a message naming its replacement).
+    return {name for name in names if not name.endswith("_FILE")} - {"CT_PROXY_HEADERS"}
+
+
+@pytest.mark.parametrize("document", ["README.md", ".env.example"])
+def test_every_variable_is_documented(document: str) -> None:
+    text = (Path(__file__).resolve().parents[1] / document).read_text()
+    missing = sorted(name for name in _variables_read() if name not in text)
+    assert not missing, f"{document} does not document {missing}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -10,8 +11,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
+from ctclient import Peer, create_session
+from ctclient.control import ControlDir
+from ctclient.files import Folder
+from ctclient.hosting import host_events
+from ctclient.sharing import HostShare
 
 from tests.support.ports import free_port
 from tests.support.proxy import TcpProxy
@@ -164,26 +171,51 @@ def start_host(host_dir: Path, url: str, *options: str) -> tuple[subprocess.Pope
     return hosting, hosting.stdout.readline().strip()
 
 
-def test_denied_guest_exits_4(server: ServerProcess, host_dir: Path, tmp_path: Path) -> None:
+def read_until(stream: IO[str], text: str) -> list[str]:
+    """Lines from ``stream`` up to the first that holds ``text``."""
+    lines = []
+    for line in stream:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} never came: {''.join(lines)}")
+
+
+def test_a_denied_guest_exits_4_and_another_from_its_address_must_wait(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
     hosting = ctclient("host", str(host_dir), "--server", server.http_url, stdin=subprocess.PIPE)
+    assert hosting.stdout and hosting.stdin and hosting.stderr
+    asked: list[str] = []
     try:
-        assert hosting.stdout is not None and hosting.stdin is not None
         link = hosting.stdout.readline().strip()
+        mallory = ctclient("join", link, str(tmp_path / "m"), "--name", "Mallory")
+        asked += read_until(hosting.stderr, "Mallory wants to join")
+        eve = ctclient("join", link, str(tmp_path / "e"), "--name", "Eve")
+        assert eve.stderr is not None
+        read_until(eve.stderr, "Waiting for the host to admit you")  # Eve waits too
         hosting.stdin.write("n\n")
         hosting.stdin.flush()
-        result = run_ctclient("join", link, str(tmp_path / "g"), "--name", "Mallory")
-        assert result.returncode == 4, result.stderr
-        assert "Waiting for the host to admit you" in result.stderr
-        waiting = ctclient("join", link, str(tmp_path / "e"), "--name", "Eve")
-        time.sleep(1)  # Eve waits; nobody answers the host's question
+        _, mallory_err = mallory.communicate(timeout=20)
+        assert mallory.returncode == 4, mallory_err
+        assert "the host denied you" in mallory_err
+        asked += read_until(hosting.stderr, "Eve wants to join")  # nobody answers
+        trent = run_ctclient("join", link, str(tmp_path / "t"), "--name", "Trent")
+        assert trent.returncode == 6, trent.stderr  # the relay's back-off after a denial
+        assert "the host denied a guest from your address recently" in trent.stderr
     finally:
-        code, err = stop(hosting)  # Ctrl-C with a question pending still stops at once
+        # Ctrl-C with a question pending still stops at once. Stdin stays open, as at a
+        # terminal: closing it would answer "no" (deny Eve) in a race with the stop.
+        hosting.send_signal(signal.SIGINT)
+        code = hosting.wait(timeout=20)
+        err = hosting.stderr.read()
+        hosting.stdin.close()
     assert code == 0, err
-    assert "Mallory wants to join. Admit? [y/N]" in err
-    assert "Eve wants to join. Admit? [y/N]" in err
-    _, eve_err = waiting.communicate(timeout=20)  # Eve's join ends by itself
-    assert waiting.returncode in (0, 4), eve_err  # ended, or denied when stdin closed first
-    assert "the host ended the session" in eve_err or "the host denied you" in eve_err
+    assert asked[-1] == "Eve wants to join. Admit? [y/N]\n"
+    assert "Mallory wants to join. Admit? [y/N]\n" in asked
+    _, eve_err = eve.communicate(timeout=20)  # Eve's join ends by itself
+    assert eve.returncode == 0, eve_err  # the question about her went with the session
+    assert "the host ended the session" in eve_err
 
 
 async def test_read_only_guests_edits_are_not_applied(
@@ -197,7 +229,7 @@ async def test_read_only_guests_edits_are_not_applied(
     try:
         shared = guest_dir / "README.md"
         await eventually(lambda: content(shared) == "# shared\n", 10, "shared with --share all")
-        await asyncio.sleep(0.5)  # the read-only flag arrives right after admission
+        await eventually(lambda: is_read_only_there(guest_dir), 10, "the guest is read-only")
         shared.write_text("# vandalised\n")
         await eventually(lambda: content(shared) == "# shared\n", 5, "the edit undone")
         assert (host_dir / "README.md").read_text() == "# shared\n"
@@ -205,6 +237,39 @@ async def test_read_only_guests_edits_are_not_applied(
         _, guest_err = await asyncio.to_thread(stop, joining)
         await asyncio.to_thread(stop, hosting)
     assert "you are read-only" in guest_err
+
+
+def has_open(host_dir: Path, path: str) -> bool:
+    """The running host's status says a guest has ``path`` open."""
+    status = ControlDir(host_dir).read_status() or {}
+    return any(path in person["open"] for person in status.get("participants", []))
+
+
+def is_read_only_there(guest_dir: Path) -> bool:
+    status = ControlDir(guest_dir).read_status() or {}
+    you = [p for p in status.get("participants", []) if p["peer_id"] == status["you"]]
+    return bool(you and you[0]["read_only"])
+
+
+async def test_a_read_only_guest_still_opens_files_on_demand(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
+    # The relay refuses a read-only guest's broadcasts: what it asks goes to the host alone.
+    hosting, link = start_host(host_dir, server.http_url, "--auto-admit", "--read-only-guests")
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", link, str(guest_dir))
+    shared = guest_dir / "README.md"
+    try:
+        await eventually(lambda: is_read_only_there(guest_dir), 10, "the guest is read-only")
+        opened = await asyncio.to_thread(run_ctclient, "open", str(shared))
+        assert opened.returncode == 0, opened.stderr
+        assert content(shared) == "# shared\n"
+        (host_dir / "README.md").write_text("# shared\nmore\n")
+        await eventually(lambda: content(shared) == "# shared\nmore\n", 5, "the host's edit")
+    finally:
+        _, guest_err = await asyncio.to_thread(stop, joining)
+        await asyncio.to_thread(stop, hosting)
+    assert "You are read-only now" in guest_err
 
 
 async def test_guests_keep_files_when_the_host_allows_and_https_with_a_ca_file(
@@ -247,8 +312,10 @@ async def test_edits_during_a_network_cut_converge_without_loss_or_duplication(
         expected = "guest line\n# shared\nhost line\n"
         await eventually(lambda: content(host_file) == expected, 10, "host converges")
         await eventually(lambda: content(guest_file) == expected, 10, "guest converges")
-        await asyncio.sleep(1)  # and stays converged: nothing arrives twice
-        assert content(host_file) == content(guest_file) == expected
+        # And stays converged: a duplicate would arrive before this later edit does.
+        host_file.write_text(expected + "after\n")
+        await eventually(lambda: content(guest_file) == expected + "after\n", 10, "in order")
+        assert content(host_file) == expected + "after\n"
     finally:
         await asyncio.to_thread(stop, joining)
         await asyncio.to_thread(stop, hosting)
@@ -265,13 +332,23 @@ async def test_status_and_open_while_a_join_runs(
         opened = await asyncio.to_thread(run_ctclient, "open", str(guest_dir / "README.md"))
         assert opened.returncode == 0, opened.stderr
         assert content(guest_dir / "README.md") == "# shared\n"
-        await asyncio.sleep(0.5)  # the host's "opens" message reaches everyone
+        await eventually(lambda: has_open(host_dir, "README.md"), 10, "the host saw it opened")
         shown = await asyncio.to_thread(run_ctclient, "status", str(host_dir))
         assert shown.returncode == 0, shown.stderr
         assert "host of session" in shown.stdout
         assert "Bob (guest): README.md" in shown.stdout
         guest_view = await asyncio.to_thread(run_ctclient, "status", str(guest_dir))
         assert "open here: README.md" in guest_view.stdout
+        # The host edits the file: its cursor (docs/protocol.md §10.2) shows where.
+        (host_dir / "README.md").write_text("# shared\nmore\n")
+
+        async def host_seen_editing() -> bool:
+            view = await asyncio.to_thread(run_ctclient, "status", str(guest_dir))
+            return "(host): no files open; editing README.md" in view.stdout
+
+        async with asyncio.timeout(10):
+            while not await host_seen_editing():
+                await asyncio.sleep(0.2)
     finally:
         await asyncio.to_thread(stop, joining)
         await asyncio.to_thread(stop, hosting)
@@ -305,3 +382,28 @@ async def test_a_pinned_fingerprint_is_trusted(
     finally:
         await asyncio.to_thread(stop, joining)
         await asyncio.to_thread(stop, hosting)
+
+
+async def test_a_guest_admitted_before_the_host_came_gets_the_tree(
+    server: ServerProcess, host_dir: Path, tmp_path: Path
+) -> None:
+    """Auto-admitted before the host's first hello, the guest's hello_app reached
+    nobody: the host sends the tree to the guests its welcome lists, and the guest
+    asks again on host_joined (either alone would do; both are tested here)."""
+    link, secret = await create_session(server.http_url, name="Ada", auto_admit=True)
+    guest_dir = tmp_path / "guest"
+    joining = ctclient("join", str(link), str(guest_dir), "--name", "Bob")
+    task: asyncio.Task[int] | None = None
+    try:
+        await eventually(lambda: (guest_dir / ".ctclient").exists(), 10, "the guest admitted")
+        host = await Peer(link, name="Ada", host_secret=secret).start()
+        share = HostShare(Folder(host_dir), host.send, lambda _: None)
+        args = argparse.Namespace(read_only_guests=False)
+        task = asyncio.create_task(host_events(host, share, args))
+        await eventually(lambda: (guest_dir / "README.md").exists(), 10, "the tree at the guest")
+        await host.end()
+        assert await asyncio.wait_for(task, 10) == 0
+    finally:
+        if task is not None and not task.done():
+            task.cancel()
+        await asyncio.to_thread(stop, joining)

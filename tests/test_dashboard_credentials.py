@@ -30,7 +30,7 @@ def test_first_start_generates_a_password_once() -> None:
 def test_generated_password_is_stored_hashed() -> None:
     outcome = ensure_dashboard_account(None)
     user = get_user_model().objects.get(username="ctuser")
-    assert outcome.generated_password not in user.password
+    assert outcome.generated_password and outcome.generated_password not in user.password
     assert user.is_staff and user.is_superuser
 
 

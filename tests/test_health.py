@@ -11,6 +11,14 @@ from ctserver.health import with_health_endpoints
 from tests.support.ports import free_port
 
 
+async def nothing_to_receive() -> dict[str, Any]:
+    raise AssertionError("the wrapper must not read the request")
+
+
+async def nothing_to_send(message: dict[str, Any]) -> None:
+    raise AssertionError("the wrapper must not answer a path it passes on")
+
+
 async def _not_django(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("health paths must not reach Django")
 
@@ -56,5 +64,5 @@ async def test_other_paths_go_to_django() -> None:
         reached.append(scope["path"])
 
     scope = {"type": "http", "method": "GET", "path": "/dashboard/", "headers": []}
-    await with_health_endpoints(django)(scope, None, None)
+    await with_health_endpoints(django)(scope, nothing_to_receive, nothing_to_send)
     assert reached == ["/dashboard/"]

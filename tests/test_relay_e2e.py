@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -11,12 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from ctclient import AppMessage, JoinLink, Peer, ReconnectPolicy, create_session
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.peers import FAST, message
 from tests.support.proxy import TcpProxy
 from tests.support.server import ServerProcess, plain_http_env
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +47,17 @@ def via(proxy: TcpProxy, link: JoinLink) -> JoinLink:
     return JoinLink(f"http://127.0.0.1:{proxy.port}", link.session_id, link.key)
 
 
-async def hosted(server: ServerProcess, **options: bool) -> tuple[JoinLink, Peer]:
-    link, secret = await create_session(server.http_url, name="Ada", **options)
+async def hosted(server: ServerProcess, auto_admit: bool = False) -> tuple[JoinLink, Peer]:
+    link, secret = await create_session(server.http_url, name="Ada", auto_admit=auto_admit)
     host = await Peer(link, name="Ada", host_secret=secret, policy=FAST).start()
     return link, host
+
+
+async def text_from(peer: Peer) -> str:
+    """The text of the next application message ``peer`` receives."""
+    event = await peer.wait_for("message")
+    assert event.message is not None
+    return str(event.message.fields["text"])
 
 
 async def admitted_guest(host: Peer, link: JoinLink, name: str = "Bob") -> Peer:
@@ -86,8 +95,8 @@ async def test_a_third_peer_gets_broadcasts_but_not_unicasts(relay_server: Serve
     carol = await admitted_guest(host, link, "Carol")
     await host.send(message("only Carol"), to=carol.peer_id)
     await host.send(message("everyone"))
-    assert (await carol.wait_for("message")).message.fields["text"] == "only Carol"
-    assert (await bob.wait_for("message")).message.fields["text"] == "everyone"
+    assert await text_from(carol) == "only Carol"
+    assert await text_from(bob) == "everyone"
     await host.end()
 
 
@@ -132,7 +141,7 @@ async def test_guest_keeps_identity_across_a_network_drop(
     assert resumed.data["peer_id"] == peer_id and resumed.data["state"] == "admitted"
     await host.wait_for("presence", where=lambda e: e.data["event"] == "back")
     await host.send(message("after the drop"))
-    assert (await guest.wait_for("message")).message.fields["text"] == "after the drop"
+    assert await text_from(guest) == "after the drop"
     await host.end()
 
 
@@ -149,7 +158,7 @@ async def test_host_network_blip_does_not_end_the_session(
     await host.wait_for("resumed")
     await guest.wait_for("presence", where=lambda e: e.data["event"] == "host_back")
     await guest.send(message("still here"))
-    assert (await host.wait_for("message")).message.fields["text"] == "still here"
+    assert await text_from(host) == "still here"
     await host.end()
 
 
@@ -195,11 +204,11 @@ def test_bad_create_requests_are_refused(relay_server: ServerProcess) -> None:
     assert httpx.get(url).status_code == 405
 
 
-async def _raw_guest(server: ServerProcess, session_id: str):
+async def _raw_guest(server: ServerProcess, session_id: str) -> connect:
     return connect(f"ws://127.0.0.1:{server.http_port}/ws/v1/sessions/{session_id}")
 
 
-async def _close_code(ws) -> int:
+async def _close_code(ws: ClientConnection) -> int:
     with pytest.raises(ConnectionClosed) as closed:
         while True:
             await asyncio.wait_for(ws.recv(), 10)
@@ -235,7 +244,7 @@ async def test_bad_input_is_closed_with_its_code_and_others_carry_on(
             await ws.send(frame)
         assert await _close_code(ws) == code
     await host.send(message("unaffected"))
-    assert (await bob.wait_for("message")).message.fields["text"] == "unaffected"
+    assert await text_from(bob) == "unaffected"
     await host.end()
 
 
@@ -265,7 +274,8 @@ async def test_flood_is_closed_with_4010_and_others_carry_on(relay_server: Serve
                 await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4010
     await host.send(message("unaffected"))
-    await bob.wait_for("message", where=lambda e: e.message.fields.get("text") == "unaffected")
+    while await text_from(bob) != "unaffected":
+        pass
     await host.end()
 
 
@@ -275,8 +285,11 @@ async def test_history_and_audit_log_record_the_session(relay_server: ServerProc
     await host.send(message("counted"))
     await guest.wait_for("message")
     await host.end()
-    await asyncio.sleep(0.3)
     db = sqlite3.connect(relay_server.data_dir / "ctserver.sqlite3")
+    audit = relay_server.data_dir / "logs" / "sessions.log"
+    ended = f'"event":"ended","session":"{link.session_id}"'
+    # The audit line is written once the database has the end: wait for it.
+    await eventually(lambda: ended in audit.read_text(), what="the end saved and logged")
     row = db.execute(
         "SELECT end_reason, peak_peers, frames_relayed FROM relay_session WHERE session_id = ?",
         (link.session_id,),
@@ -311,7 +324,7 @@ async def test_the_server_never_sees_content_or_the_key(
     received = await guest.wait_for("message")
     assert received.message is not None and received.message.fields["text"] == marker
     await host.end()
-    await asyncio.sleep(0.3)
+    await host.wait_for("closed")  # everything the server had to send has been sent
     seen = bytes(proxy.received)
     stored = [p.read_bytes() for p in Path(relay_server.data_dir).rglob("*") if p.is_file()]
     key_text = str(link).split("#", 1)[1].encode()
@@ -363,3 +376,29 @@ async def test_a_silent_peer_is_noticed_by_keepalive_pings(
         await host.end()
     finally:
         await silent_network.close()
+
+
+async def test_a_stopping_server_closes_with_1012_and_its_sessions_resume_after(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """docs/protocol.md §8: a server that stops does not end its sessions."""
+    env = plain_http_env(CT_RECONNECT_GRACE="30")
+    server = start_server(tmp_path / "kept", **env)
+    link, host = await hosted(server)
+    guest = await admitted_guest(host, link)
+    assert await asyncio.to_thread(server.stop, signal.SIGTERM) == 0
+    for peer in (host, guest):
+        dropped = await peer.wait_for("reconnecting")
+        assert dropped.data["code"] == 1012
+    start_server(tmp_path / "kept", **env)  # the same data dir and ports
+    for peer in (host, guest):
+        assert (await peer.wait_for("resumed", timeout=20)).data["state"] == "admitted"
+    await host.send(message("after the restart"))
+    assert await text_from(guest) == "after the restart"
+    await host.end()
+    audit = tmp_path / "kept" / "logs" / "sessions.log"
+    async with asyncio.timeout(5):  # the end is saved just after the peers are told
+        while '"ended"' not in audit.read_text():
+            await asyncio.sleep(0.05)
+    ended = [json.loads(line) for line in audit.read_text().splitlines() if '"ended"' in line]
+    assert [entry["reason"] for entry in ended] == ["host_ended"]

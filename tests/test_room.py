@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ FRAME = HEADER.pack(1, 0, 0) + bytes(28)
 class FakeLink:
     def __init__(self) -> None:
         self.frames: list[bytes] = []
-        self.texts: list[dict[str, object]] = []
+        self.texts: list[dict[str, Any]] = []
         self.closed: CloseCode | None = None
 
     def deliver(self, frame: bytes) -> None:
@@ -56,9 +57,11 @@ def with_host(room: Room) -> tuple[Peer, FakeLink]:
     return room.join_host(hello("host", "Ada"), link, "hs", 1.0), link
 
 
-def with_guest(room: Room, peer_id: int = 2, admit: bool = True) -> tuple[Peer, FakeLink]:
+def with_guest(
+    room: Room, peer_id: int = 2, admit: bool = True, address: str = "", now: float = 2.0
+) -> tuple[Peer, FakeLink]:
     link = FakeLink()
-    guest = room.join_guest(hello(), peer_id, f"secret-{peer_id}", link, 2.0)
+    guest = room.join_guest(hello(), peer_id, f"secret-{peer_id}", link, now, address)
     if admit:
         room.command(room.peers[1], Command("admit", peer=peer_id), 3.0)
     return guest, link
@@ -118,7 +121,7 @@ def test_read_only_flag_is_announced(room: Room) -> None:
     room.command(host, Command("set_read_only", peer=2, flag=True), 4.0)
     assert room.peers[2].read_only
     assert bob_link.texts[-1]["event"] == "read_only"
-    assert bob_link.texts[-1]["peer"]["read_only"] is True  # type: ignore[index]
+    assert bob_link.texts[-1]["peer"]["read_only"] is True
 
 
 def test_guest_resumes_within_its_grace_with_its_identity(room: Room) -> None:
@@ -141,6 +144,28 @@ def test_resume_with_wrong_secret_is_refused(room: Room) -> None:
     with pytest.raises(ProtocolError) as refused:
         room.resume(hello(peer_id=2, secret="guess"), FakeLink(), "x", 11.0)
     assert refused.value.close == CloseCode.NOT_AUTHENTICATED
+
+
+def test_a_lost_welcome_does_not_lock_a_guest_out(room: Room) -> None:
+    """The welcome carrying a new secret can be lost with its connection: the secret
+    the guest last used still resumes it, once; older ones never do."""
+    with_host(room)
+    bob, bob_link = with_guest(room)  # its secret: "secret-2"
+    room.link_lost(bob, bob_link, 10.0)
+    lost = FakeLink()
+    room.resume(hello(peer_id=2, secret="secret-2"), lost, "never-received", 11.0)
+    room.link_lost(bob, lost, 11.5)  # before the client read that welcome
+    again = FakeLink()
+    assert room.resume(hello(peer_id=2, secret="secret-2"), again, "third", 12.0) is bob
+    room.link_lost(bob, again, 12.5)
+    # It got "third" this time and uses it: from then on "secret-2" is too old.
+    room.resume(hello(peer_id=2, secret="third"), FakeLink(), "fourth", 13.0)
+    for stale in ("secret-2", "never-received"):
+        with pytest.raises(ProtocolError) as refused:
+            room.resume(hello(peer_id=2, secret=stale), FakeLink(), "x", 14.0)
+        assert refused.value.close == CloseCode.NOT_AUTHENTICATED
+    for accepted in ("third", "fourth"):  # the proven one and the newest
+        assert room.resuming(hello(peer_id=2, secret=accepted)) is bob
 
 
 def test_a_newer_connection_replaces_the_old_one(room: Room) -> None:
@@ -230,3 +255,164 @@ def test_host_ending_closes_everyone_and_records_it(room: Room) -> None:
     assert bob_link.texts[-1] == {"type": "ended", "reason": "host_ended"}
     assert bob_link.closed == host_link.closed == CloseCode.SESSION_ENDED
     assert ("ended", {"reason": "host_ended"}) in room.pending.audit
+
+
+# -- abuse resistance (docs/security.md) ---------------------------------------------------
+
+
+def unicast(target: int) -> bytes:
+    return HEADER.pack(1, 1, target) + bytes(28)
+
+
+def test_a_read_only_guest_may_send_only_to_the_host(room: Room) -> None:
+    host, host_link = with_host(room)
+    ro, _ = with_guest(room, 2)
+    _, other_link = with_guest(room, 3)
+    room.command(host, Command("set_read_only", peer=2, flag=True), 4.0)
+    for kind, target, frame in ((0, 0, FRAME), (1, 3, unicast(3))):
+        with pytest.raises(ProtocolError) as refused:
+            room.relay(ro, kind, target, frame, 5.0)
+        assert refused.value.code == "read_only" and refused.value.close is None
+    assert other_link.frames == []
+    room.relay(ro, 1, 1, unicast(1), 5.0)
+    assert len(host_link.frames) == 1
+    room.command(host, Command("set_read_only", peer=2, flag=False), 6.0)
+    room.relay(ro, 0, 0, FRAME, 7.0)
+    assert len(other_link.frames) == 1
+
+
+def test_a_guest_nobody_admits_is_closed_after_the_lobby_timeout(room: Room) -> None:
+    room.limits = RelayLimits(lobby_timeout=30, no_guest_timeout=1000, idle_timeout=1000)
+    _, host_link = with_host(room)
+    _, link = with_guest(room, admit=False, now=2.0)
+    room.sweep(31.0)
+    assert link.closed is None
+    room.sweep(32.0)
+    assert link.closed == CloseCode.LOBBY_TIMEOUT
+    assert link.texts[-1]["type"] == "error" and link.texts[-1]["code"] == "lobby_timeout"
+    assert 2 not in room.peers and host_link.types()[-1] == "left"
+    assert ("left", {"peer": 2, "name": "Bob", "reason": "lobby_timeout"}) in room.pending.audit
+
+
+def test_a_session_whose_host_never_comes_ends(room: Room) -> None:
+    room.limits = RelayLimits(host_timeout=60)
+    _, guest_link = with_guest(room, admit=False)
+    room.sweep(59.0)
+    assert room.ended_reason is None
+    room.sweep(60.0)
+    assert room.ended_reason == "host_never_joined" and guest_link.closed == CloseCode.SESSION_ENDED
+
+
+def test_lobby_places_per_address(room: Room) -> None:
+    room.limits = RelayLimits(max_lobby=10, max_lobby_per_address=2)
+    with_host(room)
+    with_guest(room, 2, admit=False, address="10.0.0.9")
+    with_guest(room, 3, admit=False, address="10.0.0.9")
+    with pytest.raises(ProtocolError) as refused:
+        with_guest(room, 4, admit=False, address="10.0.0.9")
+    assert refused.value.close == CloseCode.TOO_MANY_CONNECTIONS
+    with_guest(room, 5, admit=False, address="10.0.0.7")  # another address still knocks
+
+
+def test_a_denied_address_backs_off_longer_each_time(room: Room) -> None:
+    room.limits = RelayLimits(deny_backoff=10)
+    host, _ = with_host(room)
+    with_guest(room, 2, admit=False, address="10.0.0.9", now=100.0)
+    room.command(host, Command("deny", peer=2), 100.0)
+    refusal = room.guest_refusal("10.0.0.9", 105.0)
+    assert refusal is not None and refusal.close == CloseCode.RETRY_LATER
+    assert "try again in 5 s" in refusal.message
+    with pytest.raises(ProtocolError):
+        with_guest(room, 3, admit=False, address="10.0.0.9", now=105.0)
+    assert room.guest_refusal("10.0.0.7", 105.0) is None
+    assert room.guest_refusal("10.0.0.9", 110.0) is None
+    with_guest(room, 4, admit=False, address="10.0.0.9", now=110.0)
+    room.command(host, Command("deny", peer=4), 110.0)
+    assert room.guest_refusal("10.0.0.9", 129.0) is not None  # 20 s the second time
+    assert room.guest_refusal("10.0.0.9", 130.0) is None
+
+
+def test_a_removed_guests_address_needs_the_host_even_with_auto_admit(room: Room) -> None:
+    room.auto_admit = True
+    host, host_link = with_host(room)
+    guest, guest_link = with_guest(room, 2, admit=False, address="10.0.0.9")
+    assert guest.state == "admitted"
+    room.command(host, Command("remove", peer=2), 4.0)
+    assert guest_link.closed == CloseCode.REMOVED
+    again, _ = with_guest(room, 3, admit=False, address="10.0.0.9")
+    assert again.state == "lobby" and host_link.types()[-1] == "join_request"
+    room.command(host, Command("set_auto_admit", flag=True), 5.0)
+    assert again.state == "lobby"  # turning auto-admit on again does not let it in
+    room.command(host, Command("admit", peer=3), 6.0)
+    assert again.state == "admitted"
+    other, _ = with_guest(room, 4, admit=False, address="10.0.0.7")
+    assert other.state == "admitted"
+
+
+def test_knocking_and_leaving_in_a_loop_is_limited_per_address(room: Room) -> None:
+    room.limits = RelayLimits(knock_rate=3, max_lobby=10)
+    _, host_link = with_host(room)
+    for number in range(3):
+        room.knock("10.0.0.9", 10.0 + number)
+        guest, link = with_guest(room, 2 + number, admit=False, address="10.0.0.9")
+        room.link_lost(guest, link, 10.5 + number)  # gone from the lobby at once
+    with pytest.raises(ProtocolError) as refused:
+        room.knock("10.0.0.9", 13.0)
+    assert refused.value.close == CloseCode.RETRY_LATER and "try again in" in refused.value.message
+    room.knock("10.0.0.7", 13.0)  # another address knocks freely
+    room.knock("10.0.0.9", 33.0)  # a knock comes back every 60/3 s
+    assert host_link.types().count("join_request") == 3
+
+
+def test_the_host_is_asked_once_per_host_connection(room: Room) -> None:
+    host, host_link = with_host(room)
+    with_guest(room, admit=False, address="10.0.0.9")
+    for attempt in range(5):  # the guest reconnects again and again
+        room.resume(hello(peer_id=2, secret="secret-2"), FakeLink(), "secret-2", 3.0 + attempt)
+    assert host_link.types().count("join_request") == 1
+    room.link_lost(host, host_link, 10.0)
+    back = FakeLink()
+    room.join_host(hello("host", "Ada"), back, "hs2", 11.0)
+    assert back.types().count("join_request") == 1  # asked again on its new connection
+    assert back.texts[-1]["peer"]["peer_id"] == 2
+
+
+def test_a_host_that_arrives_late_hears_of_every_waiting_guest(room: Room) -> None:
+    with_guest(room, 2, admit=False)
+    with_guest(room, 3, admit=False)
+    _, host_link = with_host(room)
+    requests = [t["peer"]["peer_id"] for t in host_link.texts if t["type"] == "join_request"]
+    assert requests == [2, 3]
+
+
+def test_guests_admitted_before_the_host_came_hear_it_arrive(room: Room) -> None:
+    room.auto_admit = True
+    guest, guest_link = with_guest(room, admit=False)
+    assert guest.state == "admitted"
+    _, host_link = with_host(room)
+    arrival = guest_link.texts[-1]
+    assert (arrival["type"], arrival["event"]) == ("presence", "host_joined")
+    assert arrival["peer"]["state"] == "admitted" and arrival["peer"]["role"] == "host"
+    welcome = host_link.texts[0]
+    assert sorted(p["peer_id"] for p in welcome["peers"]) == [1, 2]  # the host learns of it
+
+
+def test_presence_events_describe_the_peer_as_it_was(room: Room) -> None:
+    host, host_link = with_host(room)
+    with_guest(room, 2)
+    _, other_link = with_guest(room, 3)
+    room.command(host, Command("remove", peer=2), 5.0)
+    removed = other_link.texts[-1]
+    assert (removed["event"], removed["peer"]["state"]) == ("removed", "admitted")
+    room.link_lost(host, host_link, 6.0)
+    room.join_host(hello("host", "Ada"), FakeLink(), "hs2", 7.0)
+    back = other_link.texts[-1]
+    assert (back["event"], back["peer"]["state"]) == ("host_back", "admitted")
+
+
+def test_a_unicast_to_oneself_is_refused_with_its_own_code(room: Room) -> None:
+    with_host(room)
+    guest, _ = with_guest(room, 2)
+    with pytest.raises(ProtocolError) as refused:
+        room.relay(guest, 1, 2, HEADER.pack(1, 1, 2) + bytes(28), 5.0)
+    assert (refused.value.code, refused.value.close) == ("bad_target", None)

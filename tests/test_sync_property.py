@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from ctclient import AppMessage, Peer, create_session
@@ -44,27 +44,29 @@ async def scenario(url: str, root: Path, edits: list[tuple[int, str, int]]) -> N
     (dirs[0] / "doc.txt").write_text("base\n")
     link, secret = await create_session(url, name="Host", auto_admit=True)
     host = await Peer(link, name="Host", host_secret=secret, policy=FAST).start()
-    peers, shares, tasks = [host], [], []
+    peers: list[Peer] = [host]
+    shares: list[Share] = []
+    tasks: list[asyncio.Task[int]] = []
 
     host_share = HostShare(Folder(dirs[0]), host.send, quiet)
     shares.append(host_share)
-    options = SimpleNamespace(read_only_guests=False)
+    options = argparse.Namespace(read_only_guests=False)
     tasks.append(asyncio.create_task(host_events(host, host_share, options)))
     for index, folder in enumerate(dirs[1:], start=1):
         guest = await Peer(link, name=f"Guest{index}", policy=FAST).start()
         await guest.wait_for("admitted")
-        share = GuestShare(Folder(folder), guest.send, quiet)
-        share.wanted.add("doc.txt")
+        guest_share = GuestShare(Folder(folder), guest.send, quiet)
+        guest_share.wanted.add("doc.txt")
         peers.append(guest)
-        shares.append(share)
-        tasks.append(asyncio.create_task(guest_events(guest, share)))
+        shares.append(guest_share)
+        tasks.append(asyncio.create_task(guest_events(guest, guest_share)))
         await guest.send(AppMessage("hello_app", {"client": "test"}))
     files = [folder / "doc.txt" for folder in dirs]
     await until(lambda: all(f.exists() and f.read_text() == "base\n" for f in files))
 
     markers = []
     for number, (who, word, where) in enumerate(edits):  # all sent without waiting
-        share: Share = shares[who]
+        share = shares[who]
         text = files[who].read_text()
         starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
         cut = starts[where % len(starts)]
@@ -93,6 +95,8 @@ async def scenario(url: str, root: Path, edits: list[tuple[int, str, int]]) -> N
     )
 )
 def test_random_concurrent_edits_converge_through_the_server(
-    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory, edits: list
+    server: ServerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+    edits: list[tuple[int, str, int]],
 ) -> None:
     asyncio.run(scenario(server.http_url, tmp_path_factory.mktemp("edits"), edits))

@@ -8,7 +8,7 @@ from ctclient.textsync import SharedText, edits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",))
+ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cs"])
 
 
 @given(st.text(ALPHABET, max_size=60), st.text(ALPHABET, max_size=60))

@@ -43,29 +43,49 @@ def _running(process: subprocess.Popen[bytes], port: int) -> Iterator[None]:
         process.wait(30)
 
 
+class RedisServer:
+    """A private redis-server; a test may stop it and start it again on the same port."""
+
+    def __init__(self, workdir: str) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [
+            find_binary("redis-server", "redis-server"),
+            *("--port", str(self.port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", workdir),
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        self._process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL)
+        try:
+            wait_for_port(self.port, 30)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(30)
+            self._process = None
+
+
+@contextmanager
+def restartable_redis() -> Iterator[RedisServer]:
+    with tempfile.TemporaryDirectory() as workdir:
+        server = RedisServer(workdir).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @contextmanager
 def redis_server() -> Iterator[str]:
-    binary = find_binary("redis-server", "redis-server")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        with _running(process, port):
-            yield f"redis://127.0.0.1:{port}/0"
+    with restartable_redis() as server:
+        yield server.url
 
 
 def _as_postgres_user() -> list[str]:
@@ -89,29 +109,37 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    process = subprocess.Popen(
-        [
-            *run_as,
-            postgres,
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(workdir),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with _running(process, port):
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    log = workdir / "postgres.log"
+    # A start can fail for reasons outside the tests (a port taken between
+    # free_port() and the bind, a slow machine): try a new port, then give up
+    # showing the server's own log.
+    for attempt in range(3):
+        port = free_port() if attempt else port
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [
+                    *run_as,
+                    *(postgres, "-D", str(data), "-p", str(port), "-k", str(workdir)),
+                    *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"),
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for_port(port, 30)
+        except TimeoutError:
+            process.terminate()
+            process.wait(30)
+            continue
+        try:
+            with _running(process, port):
+                yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
+    text = log.read_text(errors="replace")
+    shutil.rmtree(workdir, ignore_errors=True)
+    raise AssertionError(f"PostgreSQL did not start in three tries; its log:\n{text}")
 
 
 def create_database(server_url: str) -> str:

@@ -1,0 +1,1 @@
+"""Benchmarks: each script measures ctserver beside a reference in the same run."""

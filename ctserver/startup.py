@@ -1,0 +1,52 @@
+"""What happens before the server listens, whichever server runs the application:
+``serve`` (uvicorn, production) and ``runserver`` (daphne, development) both call
+``prepare``."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from dashboard.clients import build_python_client
+from dashboard.credentials import ensure_dashboard_account, log_generated_password
+
+logger = logging.getLogger("ctserver")
+
+
+def prepare() -> None:
+    """Check the database, make the dashboard account, build the client download."""
+    config = settings.CONFIG
+    _warn_if_debug()
+    if _unapplied_migrations():
+        raise CommandError("The database is not migrated: run 'manage.py migrate' first.")
+    account = ensure_dashboard_account(config.dashboard_credentials)
+    if account.generated_password:
+        log_generated_password(account.username, account.generated_password)
+    else:
+        logger.info("Dashboard user %r (from %s)", account.username, account.source)
+    if config.monitoring.noclients:
+        logger.info("Client downloads are off (CT_NOCLIENTS): /clients/ answers 404")
+        return
+    try:
+        client = build_python_client(settings.DATA.root / "clients", config.server_url)
+        logger.info("Client download ready: /clients/%s/%s", client.client, client.filename)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        logger.error("Could not build the client download: %s", exc)
+
+
+def _unapplied_migrations() -> bool:
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _warn_if_debug() -> None:
+    if settings.DEBUG:
+        logger.warning(
+            "CT_DEBUG is on: error pages show settings, source code and request data to "
+            "anyone who can reach this server. Never use it in production."
+        )
