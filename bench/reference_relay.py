@@ -13,6 +13,7 @@ import asyncio
 import sys
 from collections import defaultdict
 
+import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 rooms: defaultdict[str, set[ServerConnection]] = defaultdict(set)
@@ -29,10 +30,13 @@ async def relay(ws: ServerConnection) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(relay, "127.0.0.1", port, compression=None, max_size=None):
+    # uvicorn's listen backlog, so a burst of connections meets the same queue.
+    serving = serve(relay, "127.0.0.1", port, compression=None, max_size=None, backlog=2048)
+    async with serving:
         print(f"reference relay on {port}", flush=True)
         await asyncio.Future()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    # The event loop ctserver's uvicorn runs on (uvloop), so both relays stand on it.
+    uvloop.run(main(int(sys.argv[1])))

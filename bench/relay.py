@@ -1,21 +1,33 @@
 """Relay benchmark: ctserver beside a bare websockets relay, measured in the same run.
 
-    .venv/bin/python bench/relay.py --sessions 500 --peers 5 --rate 1 --duration 20
-    .venv/bin/python bench/relay.py --sessions 50 --peers 5 --rate 100 --duration 15
-    .venv/bin/python bench/relay.py --idle 20000 --target ctserver
+    .venv/bin/python bench/relay.py                         # 50 sessions x 5 peers, everything
+    .venv/bin/python bench/relay.py --sessions 10 --peers 20 --measure throughput
+    .venv/bin/python bench/relay.py --measure burst --database postgres
+    .venv/bin/python bench/relay.py --sessions 500 --peers 5 --rate 1   # one fixed rate
 
 Each server runs in its own process pinned to CPU 0 (``--server-cpu``); the load
-generator runs on CPU 1. Every peer sends ``--size``-byte frames ``--rate`` times a
-second to the other peers of its session; frames carry their send time, so the
-receivers measure latency. Prints one JSON line: per target the deliveries per
-second, p50/p95/p99 latency, loss, the server's CPU use and RSS, and the ratio of
-ctserver's throughput to the reference's.
+generators (bench/loadgen.py, Sans-I/O websockets on uvloop) run on CPU 1. Every
+peer sends ``--size``-byte frames to the other peers of its session; frames carry
+their send time, so receivers measure latency. For each target it prints:
+
+- throughput: the highest per-peer rate whose deliveries all arrive with p99 under
+  ``--p99-limit`` ms (a geometric search, then bisection), with p50/p99 and the
+  server's CPU, and the same figures at half that rate;
+- idle: the server's memory per idle connection (``--idle`` peers, RSS growth);
+- burst: ``--burst`` peers connecting at once (at most ``--concurrency`` handshakes
+  in flight per generator), each timed from its TCP connect to its admission
+  (ctserver: hello, welcome, admitted; the reference: the WebSocket opening).
+
+ctserver runs with a user's defaults (SQLite unless ``--database postgres``; one
+process) except the limits one address would hit: the whole load comes from
+127.0.0.1, so the per-address limits and the per-peer rate limits are raised. The
+ratio of ctserver's figures to the reference's is the headline. The last line
+printed is the whole result as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -23,24 +35,21 @@ import resource
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.loadgen import HISTOGRAM_STEP  # noqa: E402
 from tests.support.server import licensed_by_default  # noqa: E402
 
-STAMP = struct.Struct(">d?")  # send time, sent while measuring
-HEADER = b"\x01\x00\x00\x00\x00\x00"  # version 1, broadcast, target 0
+LOADGEN = REPO / "bench" / "loadgen.py"
 
 
 def free_port() -> int:
@@ -58,242 +67,51 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
-@dataclass
-class ServerUnderTest:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    data_dir: Path | None = None
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        if self.data_dir is not None:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def pinned(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
 
 
-def start_ctserver(
-    cpu: int | None, sessions: int, server_kind: str, shared: dict[str, str] | None = None
-) -> ServerUnderTest:
-    port, data_dir = free_port(), Path(tempfile.mkdtemp(prefix="ctbench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
-    env.update(licensed_by_default({}))  # a licensed deployment: the trial allows 5
-    env.update(shared or {})
-    env.update(
-        CT_DATA_DIR=str(data_dir),
-        CT_HTTP_PORT=str(port),
-        CT_HTTPS_PORT=str(free_port()),
-        CT_BIND_ADDRESS="127.0.0.1",
-        CT_SERVER_URL=f"http://127.0.0.1:{port}",
-        CT_MAX_OPEN_SESSIONS=str(max(1000, 2 * sessions)),
-        CT_PEER_RATE_FRAMES="100000",
-        CT_PEER_RATE_BYTES="1000000000",
-        # The whole load comes from one address: lift the per-address limits.
-        CT_MAX_CONNECTIONS="1000000",
-        CT_MAX_CONNECTIONS_PER_ADDRESS="999999",
-        CT_MAX_SOCKETS_PER_ADDRESS="1000000",
-        CT_MAX_OPEN_SESSIONS_PER_ADDRESS="1000000",
-        CT_SESSION_CREATE_RATE="1000000",
-        CT_KNOCK_RATE="1000000",
-        CT_MAX_LOBBY_PER_ADDRESS="10000",
-        CT_LOG_LEVEL="WARNING",
-    )
-    python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
-    )
-    command = [python, "manage.py", "serve"]  # uvicorn, as deployed
-    if server_kind == "daphne":  # the same ASGI application under daphne, HTTP only
-        command = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                   "ctserver.asgi:application"]  # fmt: skip
-    process = subprocess.Popen(
-        [*pinned(cpu), *command],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port)
-    return ServerUnderTest("ctserver", port, process, data_dir)
-
-
-def start_reference(cpu: int | None) -> ServerUnderTest:
-    port = free_port()
-    process = subprocess.Popen(
-        [*pinned(cpu), sys.executable, str(REPO / "bench" / "reference_relay.py"), str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-    wait_for_port(port)
-    return ServerUnderTest("reference", port, process)
-
-
-def create_session(port: int, auto_admit: bool = True) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/sessions",
-        data=json.dumps({"auto_admit": auto_admit}).encode(),
-        headers={"Content-Type": "application/json", "ctstickiness": "bench"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return dict(json.load(response))
+# Servers ---------------------------------------------------------------------------
 
 
 @dataclass
-class Tally:
-    sent: int = 0
-    received: int = 0
-    latencies: list[float] = field(default_factory=list)
+class ServerUnderTest:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    data_dir: Path | None = None
+    database: tuple[str, str] | None = None  # (maintenance URL, name) made for this server
 
-
-async def open_peer(
-    server: ServerUnderTest, session: dict[str, Any], index: int
-) -> ClientConnection:
-    sid = session["session_id"]
-    ws = await connect(
-        f"ws://127.0.0.1:{server.port}/ws/v1/sessions/{sid}",
-        additional_headers={"ctstickiness": sid},
-        compression=None,
-        proxy=None,
-        max_size=None,
-        open_timeout=120,
-        ping_interval=None,
-    )
-    if server.name == "ctserver":
-        hello: dict[str, Any] = {"type": "hello", "name": f"peer{index}", "role": "guest"}
-        if index == 0:
-            hello.update(role="host", host_secret=session["host_secret"])
-        await ws.send(json.dumps(hello))
-        welcome = json.loads(await ws.recv())
-        assert welcome["type"] == "welcome", welcome
-        if index != 0:
-            assert (
-                welcome["state"] == "admitted" or json.loads(await ws.recv())["type"] == "admitted"
-            )
-    return ws
-
-
-async def receive(ws: ClientConnection, tally: Tally, measuring: list[bool]) -> None:
-    with contextlib.suppress(Exception):
-        async for message in ws:
-            if isinstance(message, bytes):
-                sent_at, counted = STAMP.unpack_from(message, len(HEADER))
-                if counted:
-                    tally.received += 1
-                    tally.latencies.append(time.perf_counter() - sent_at)
-
-
-async def send(ws: ClientConnection, index: int, args: argparse.Namespace, tally: Tally,
-               measuring: list[bool], stop_at: float) -> None:  # fmt: skip
-    padding = bytes(max(0, args.size - len(HEADER) - STAMP.size))
-    interval = 1.0 / args.rate
-    next_at = time.perf_counter() + interval * (index % 97) / 97  # spread the peers out
-    while (now := time.perf_counter()) < stop_at:
-        if now < next_at:
-            await asyncio.sleep(next_at - now)
-        next_at += interval
-        counted = measuring[0]
-        await ws.send(HEADER + STAMP.pack(time.perf_counter(), counted) + padding)
-        tally.sent += counted
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-async def run_load(servers: list[ServerUnderTest], args: argparse.Namespace) -> dict[str, Any]:
-    first = servers[0]
-    sessions = [
-        create_session(first.port) if first.name == "ctserver" else {"session_id": f"room{i}"}
-        for i in range(args.sessions)
-    ]
-    # With two servers, each session's peers alternate between them (the host on
-    # the first), so frames cross through Redis as a rehashed deployment's would.
-    peers = [
-        await open_peer(servers[i % len(servers)], session, i)
-        for session in sessions
-        for i in range(args.peers)
-    ]
-    tally, measuring = Tally(), [False]
-    warmup_end = time.perf_counter() + args.warmup
-    stop_at = warmup_end + args.duration
-    receivers = [asyncio.create_task(receive(ws, tally, measuring)) for ws in peers]
-    senders = [
-        asyncio.create_task(send(ws, i, args, tally, measuring, stop_at))
-        for i, ws in enumerate(peers)
-    ]
-    await asyncio.sleep(args.warmup)
-    measuring[0] = True
-    cpu_before, started = sum(s.cpu_seconds() for s in servers), time.perf_counter()
-    await asyncio.gather(*senders)
-    elapsed = time.perf_counter() - started
-    cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
-    await asyncio.sleep(args.drain)
-    rss = sum(s.rss_mib() for s in servers)
-    expected = tally.sent * (args.peers - 1)
-    for task in receivers:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for ws in peers), return_exceptions=True)
-    return {
-        "connections": len(peers),
-        "sent_per_s": round(tally.sent / elapsed),
-        "delivered_per_s": round(tally.received / elapsed),
-        "p50_ms": round(percentile(tally.latencies, 0.50), 2),
-        "p95_ms": round(percentile(tally.latencies, 0.95), 2),
-        "p99_ms": round(percentile(tally.latencies, 0.99), 2),
-        "loss": round(1 - tally.received / expected, 5) if expected else 0.0,
-        "servers": len(servers),
-        "server_cpu_pct": round(100 * cpu / elapsed, 1),
-        "server_rss_mib": round(rss, 1),
-    }
-
-
-async def run_idle(server: ServerUnderTest, args: argparse.Namespace) -> dict[str, Any]:
-    per_session = args.peers
-    rss_before = server.rss_mib()
-    peers: list[ClientConnection] = []
-    for start in range(0, args.idle, per_session):
-        session = (
-            create_session(server.port)
-            if server.name == "ctserver"
-            else {"session_id": f"room{start}"}
-        )
-        for i in range(min(per_session, args.idle - start)):
-            peers.append(await open_peer(server, session, i))
-    await asyncio.sleep(args.drain)
-    rss = server.rss_mib()
-    await asyncio.gather(*(ws.close() for ws in peers), return_exceptions=True)
-    return {
-        "idle_connections": len(peers),
-        "server_rss_mib": round(rss, 1),
-        "rss_per_connection_kib": round((rss - rss_before) * 1024 / max(1, len(peers)), 1),
-    }
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.database is not None:
+            drop_database(*self.database)
 
 
 def fresh_database(maintenance_url: str) -> tuple[str, str]:
-    """A new empty PostgreSQL database for the split run; returns (url, name)."""
+    """A new empty PostgreSQL database; returns (url, name)."""
     import psycopg
 
-    name = f"ctbench_{os.getpid()}_{int(time.time())}"
+    name = f"ctbench_{os.getpid()}_{time.monotonic_ns()}"
     with psycopg.connect(maintenance_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return maintenance_url.rsplit("/", 1)[0] + f"/{name}", name
@@ -306,79 +124,586 @@ def drop_database(maintenance_url: str, name: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    if name != "ctserver":
-        servers = [start_reference(args.server_cpu)]
-    elif not args.split:
-        servers = [start_ctserver(args.server_cpu, args.idle or args.sessions, args.server)]
-    else:
-        database_url, database = fresh_database(args.postgres_url)
-        shared = {
-            "CT_DATABASE_URL": database_url,
-            "CT_REDIS_URL": args.redis_url,
-            "CT_SECRET_KEY": "bench-" + "s" * 50,
-        }
-        servers = [
-            start_ctserver(args.server_cpu, args.sessions, args.server, shared) for _ in range(2)
-        ]
-    try:
-        if args.idle:
-            return asyncio.run(run_idle(servers[0], args))
-        return asyncio.run(run_load(servers, args))
-    finally:
-        for server in servers:
+def start_ctserver(
+    *,
+    cpu: int | None = None,
+    open_sessions: int = 1000,
+    env: dict[str, str] | None = None,
+    server: str = "uvicorn",
+    postgres_url: str | None = None,
+    verbose: bool = False,
+) -> ServerUnderTest:
+    """ctserver with a user's defaults (SQLite; PostgreSQL in a database made for it
+    with ``postgres_url``), except the limits one address hits: the benchmarks' whole
+    load comes from 127.0.0.1."""
+    port, data_dir = free_port(), Path(tempfile.mkdtemp(prefix="ctbench-"))
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
+    variables.update(licensed_by_default({}))  # a licensed deployment: the trial allows 5
+    variables.update(
+        CT_DATA_DIR=str(data_dir),
+        CT_HTTP_PORT=str(port),
+        CT_HTTPS_PORT=str(free_port()),
+        CT_BIND_ADDRESS="127.0.0.1",
+        CT_SERVER_URL=f"http://127.0.0.1:{port}",
+        CT_MAX_OPEN_SESSIONS=str(open_sessions),
+        # Raised, as docs/benchmarks.md says: every peer of the load is one address.
+        CT_PEER_RATE_FRAMES="1000000",
+        CT_PEER_RATE_BYTES="1000000000",
+        CT_MAX_CONNECTIONS="1000000",
+        CT_MAX_CONNECTIONS_PER_ADDRESS="999999",
+        CT_MAX_SOCKETS_PER_ADDRESS="1000000",
+        CT_MAX_OPEN_SESSIONS_PER_ADDRESS="1000000",
+        CT_SESSION_CREATE_RATE="1000000",
+        CT_KNOCK_RATE="1000000",
+        CT_MAX_LOBBY_PER_ADDRESS="10000",
+        CT_LOG_LEVEL="WARNING",
+    )
+    variables.update(env or {})
+    database = None
+    if postgres_url is not None and "CT_DATABASE_URL" not in variables:
+        variables["CT_DATABASE_URL"], name = fresh_database(postgres_url)
+        database = (postgres_url, name)
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=variables, check=True
+    )
+    command = [python, "manage.py", "serve"]  # uvicorn, as deployed
+    if server == "daphne":  # the same ASGI application under daphne, HTTP only
+        command = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                   "ctserver.asgi:application"]  # fmt: skip
+    process = subprocess.Popen(
+        [*pinned(cpu), *command],
+        cwd=REPO,
+        env=variables,
+        stdout=subprocess.DEVNULL,
+        stderr=None if verbose else subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return ServerUnderTest("ctserver", port, process, data_dir, database)
+
+
+def start_reference(args: argparse.Namespace) -> ServerUnderTest:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *pinned(args.server_cpu),
+            sys.executable,
+            str(REPO / "bench" / "reference_relay.py"),
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=None if args.verbose else subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return ServerUnderTest("reference", port, process)
+
+
+NODE_RELAY = REPO / "bench" / "node"
+
+
+def start_node_reference(args: argparse.Namespace) -> ServerUnderTest:
+    if not (NODE_RELAY / "node_modules" / "ws").is_dir():  # the pinned `ws`, once
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=NODE_RELAY, check=True
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [*pinned(args.server_cpu), "node", str(NODE_RELAY / "reference_relay.mjs"), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=None if args.verbose else subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return ServerUnderTest("node", port, process)
+
+
+class Deployment:
+    """The servers of one target: one process, or two sharing Redis and PostgreSQL."""
+
+    def __init__(self, target: str, args: argparse.Namespace) -> None:
+        self.target, self.args = target, args
+        self.servers: list[ServerUnderTest] = []
+        self.database: str | None = None
+
+    def __enter__(self) -> Deployment:
+        args = self.args
+        if self.target == "reference":
+            self.servers = [start_reference(args)]
+        elif self.target == "node":
+            self.servers = [start_node_reference(args)]
+        else:
+            options: dict[str, Any] = {
+                "cpu": args.server_cpu,
+                "open_sessions": max(1000, 2 * args.sessions, args.idle, args.burst),
+                "server": args.server,
+                "verbose": args.verbose,
+            }
+            if not args.split:
+                postgres = args.postgres_url if args.database == "postgres" else None
+                self.servers = [start_ctserver(**options, postgres_url=postgres)]
+            else:
+                url, self.database = fresh_database(args.postgres_url)
+                shared = {
+                    "CT_DATABASE_URL": url,
+                    "CT_REDIS_URL": args.redis_url,
+                    "CT_SECRET_KEY": "bench-" + "s" * 50,
+                }
+                self.servers = [start_ctserver(**options, env=shared) for _ in range(2)]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for server in self.servers:
             server.stop()
-        if name == "ctserver" and args.split:
-            drop_database(args.postgres_url, database)
+        if self.database is not None:
+            drop_database(self.args.postgres_url, self.database)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(s.process.pid) for s in self.servers)
+
+    def rss_kib(self) -> int:
+        return sum(rss_kib(s.process.pid) for s in self.servers)
+
+    def wait_quiet(self, timeout: float = 15.0) -> None:
+        """Until the servers are idle: a failed step leaves a backlog to work off."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(0.5)
+            if self.cpu_seconds() - before < 0.5 * 0.15:
+                return
+
+    def sessions(self, count: int, peers: int) -> list[dict[str, Any]]:
+        """Sessions with auto-admit, and where each of their peers connects: with
+        two servers, the peers alternate between them (the host on the first), so
+        frames cross through Redis as in a rehashed deployment."""
+        made = []
+        for i in range(count):
+            session: dict[str, Any]
+            if self.target != "ctserver":  # a bare relay: rooms are paths
+                session = {"session_id": f"room{i}", "host_secret": ""}
+            else:
+                session = create_session(self.servers[0].port)
+            sid = session["session_id"]
+            session["endpoints"] = [
+                ("127.0.0.1", s.port, f"ws://127.0.0.1:{s.port}/ws/v1/sessions/{sid}")
+                for s in self.servers[: min(peers, len(self.servers))]
+            ]
+            made.append(session)
+        return made
+
+
+def create_session(port: int, auto_admit: bool = True) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/sessions",
+        data=json.dumps({"auto_admit": auto_admit}).encode(),
+        headers={"Content-Type": "application/json", "ctstickiness": "bench"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        body = dict(json.load(response))
+    made: dict[str, Any] = {"session_id": body["session_id"], "host_secret": body["host_secret"]}
+    return made
+
+
+# Generators ------------------------------------------------------------------------
+
+
+class Generators:
+    """``count`` bench/loadgen.py processes on the client CPU, whole sessions each."""
+
+    def __init__(
+        self, target: str, sessions: list[dict[str, Any]], args: argparse.Namespace
+    ) -> None:
+        count = max(1, min(args.generators, len(sessions)))
+        self.processes = []
+        for g in range(count):
+            spec = {
+                "kind": target,
+                "sessions": sessions[g::count],
+                "peers": args.peers,
+                "size": args.size,
+            }
+            self.processes.append(
+                subprocess.Popen(
+                    [*pinned(args.client_cpu), sys.executable, str(LOADGEN)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            stdin = self.processes[-1].stdin
+            assert stdin is not None
+            stdin.write(json.dumps(spec) + "\n")
+            stdin.flush()
+
+    def ask(self, command: dict[str, Any]) -> list[dict[str, Any]]:
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(command) + "\n")
+            process.stdin.flush()
+        answers = []
+        for process in self.processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a load generator exited ({process.wait()})")
+            answers.append(json.loads(line))
+        return answers
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.processes)
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError, BrokenPipeError):
+            self.ask({"cmd": "close"})
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@dataclass
+class Connected:
+    peers: int
+    failed: int
+    seconds: float
+    admitted_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def connect(generators: Generators, concurrency: int) -> Connected:
+    answers = generators.ask({"cmd": "connect", "concurrency": concurrency})
+    times = sorted(t for a in answers for t in a["admit_seconds"])
+    failed = sum(a["failed"] for a in answers)
+    if failed:
+        print(f"  {failed} peers failed to connect, e.g. {answers[0]['failures']}", flush=True)
+    seconds = max(a["ended"] for a in answers) - min(a["began"] for a in answers)
+    return Connected(
+        peers=len(times),
+        failed=failed,
+        seconds=round(seconds, 3),
+        admitted_per_s=round(len(times) / seconds),
+        p50_ms=round(quantile(times, 0.50) * 1000, 1),
+        p99_ms=round(quantile(times, 0.99) * 1000, 1),
+    )
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+# Throughput ------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    rate: float  # frames per second per peer
+    delivered_per_s: int
+    p50_ms: float
+    p99_ms: float
+    loss: float
+    lost_connections: int
+    server_cpu_pct: float
+    generator_cpu_pct: float
+    generator_behind_s: float  # the worst the generators fell behind their schedule
+
+    def passed(self, p99_limit: float) -> bool:
+        return self.p99_ms < p99_limit and self.loss == 0 and self.lost_connections == 0
+
+
+def histogram_quantile(histogram: dict[int, int], q: float) -> float:
+    total = sum(histogram.values())
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= q * total:
+            return (bucket + 1) * HISTOGRAM_STEP * 1000
+    return float("nan")
+
+
+def step(
+    deployment: Deployment, generators: Generators, rate: float, args: argparse.Namespace
+) -> Step:
+    start_at = time.perf_counter() + 0.3
+    measure_from = start_at + args.warmup
+    command = {
+        "cmd": "run",
+        "rate": rate,
+        "start_at": start_at,
+        "warmup": args.warmup,
+        "duration": args.duration,
+        "drain": args.drain,
+    }
+    for process in generators.processes:
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(command) + "\n")
+        process.stdin.flush()
+    time.sleep(max(0.0, measure_from - time.perf_counter()))
+    server_before, generators_before = deployment.cpu_seconds(), generators.cpu_seconds()
+    time.sleep(args.duration)
+    server_cpu = deployment.cpu_seconds() - server_before
+    generator_cpu = generators.cpu_seconds() - generators_before
+    answers = []
+    for process in generators.processes:
+        assert process.stdout is not None
+        answers.append(json.loads(process.stdout.readline()))
+    histogram: dict[int, int] = {}
+    for answer in answers:
+        for bucket, n in answer["histogram"].items():
+            histogram[int(bucket)] = histogram.get(int(bucket), 0) + n
+    sent = sum(a["sent"] for a in answers)
+    received = sum(a["received"] for a in answers)
+    expected = sent * (args.peers - 1)
+    return Step(
+        rate=round(rate, 2),
+        delivered_per_s=round(received / args.duration),
+        p50_ms=round(histogram_quantile(histogram, 0.50), 2),
+        p99_ms=round(histogram_quantile(histogram, 0.99), 2),
+        loss=round(1 - received / expected, 5) if expected else 1.0,
+        lost_connections=sum(a["lost"] for a in answers),
+        server_cpu_pct=round(100 * server_cpu / args.duration, 1),
+        generator_cpu_pct=round(100 * generator_cpu / args.duration, 1),
+        generator_behind_s=max(a["worst_lag_s"] for a in answers),
+    )
+
+
+def show(label: str, s: Step) -> None:
+    print(
+        f"  {label:>9} {s.rate:8.1f}/s/peer  {s.delivered_per_s:>8} deliveries/s  "
+        f"p50 {s.p50_ms:7.2f} ms  p99 {s.p99_ms:8.2f} ms  loss {s.loss:.4f}  "
+        f"server CPU {s.server_cpu_pct:5.1f} %  generator CPU {s.generator_cpu_pct:5.1f} %"
+        + (f"  generator behind {s.generator_behind_s} s" if s.generator_behind_s else ""),
+        flush=True,
+    )
+
+
+class Load:
+    """Connected peers on a deployment; rebuilt when a failed step lost some."""
+
+    def __init__(self, deployment: Deployment, args: argparse.Namespace) -> None:
+        self.deployment, self.args = deployment, args
+        self.generators: Generators | None = None
+
+    def ready(self) -> Generators:
+        if self.generators is None:
+            sessions = self.deployment.sessions(self.args.sessions, self.args.peers)
+            self.generators = Generators(self.deployment.target, sessions, self.args)
+            connected = connect(self.generators, self.args.concurrency)
+            if connected.failed:
+                raise RuntimeError("peers could not connect")
+        return self.generators
+
+    def step(self, rate: float) -> Step:
+        result = step(self.deployment, self.ready(), rate, self.args)
+        self.deployment.wait_quiet()
+        if result.lost_connections:
+            self.close()  # the next step starts from fresh sessions
+        return result
+
+    def close(self) -> None:
+        if self.generators is not None:
+            self.generators.close()
+            self.generators = None
+
+
+def search(load: Load, args: argparse.Namespace) -> dict[str, Any]:
+    """The highest rate that passes: up by ``--growth`` until a step fails, then
+    bisect between the last pass and the first failure ``--bisections`` times."""
+    deliveries_per_frame = args.sessions * args.peers * (args.peers - 1)
+    rate = args.start_deliveries / deliveries_per_frame
+    best: Step | None = None
+    failed_at: float | None = None
+    while failed_at is None:
+        result = load.step(rate)
+        show("pass" if result.passed(args.p99_limit) else "fail", result)
+        if result.passed(args.p99_limit):
+            best, rate = result, rate * args.growth
+        else:
+            failed_at = rate
+        if result.generator_behind_s > 0.1:
+            print("  the generators fell behind: the figures above measure them", flush=True)
+            break
+    low = best.rate if best is not None else 0.0
+    high = failed_at or rate
+    for _ in range(args.bisections if best is not None else 0):
+        rate = (low + high) / 2
+        result = load.step(rate)
+        show("pass" if result.passed(args.p99_limit) else "fail", result)
+        if result.passed(args.p99_limit):
+            best, low = result, rate
+        else:
+            high = rate
+    half = None
+    if best is not None:
+        half = load.step(best.rate / 2)
+        show("half rate", half)
+    return {
+        "sustained": asdict(best) if best else None,
+        "half_rate": asdict(half) if half else None,
+    }
+
+
+def throughput(target: str, args: argparse.Namespace) -> dict[str, Any]:
+    with Deployment(target, args) as deployment:
+        load = Load(deployment, args)
+        try:
+            if args.rate:
+                result = load.step(args.rate)
+                show("fixed", result)
+                return {"fixed": asdict(result)}
+            return search(load, args)
+        finally:
+            load.close()
+
+
+# Idle memory and the admission burst -----------------------------------------------
+
+
+def idle(target: str, args: argparse.Namespace) -> dict[str, Any]:
+    """RSS growth per connection: the sessions are made first, so only the
+    connections (and what the server keeps per peer) are counted."""
+    with Deployment(target, args) as deployment:
+        warm = Generators(target, deployment.sessions(1, args.peers), args)
+        connect(warm, args.concurrency)  # imports and caches a first connection fills
+        sessions = deployment.sessions(args.idle // args.peers, args.peers)
+        generators = Generators(target, sessions, args)
+        time.sleep(args.drain)
+        before = deployment.rss_kib()
+        connected = connect(generators, args.concurrency)
+        time.sleep(args.drain)
+        after = deployment.rss_kib()
+        generators.close()
+        warm.close()
+    per_connection = (after - before) / max(1, connected.peers)
+    print(
+        f"  idle: {connected.peers} connections, {per_connection:.1f} KiB each "
+        f"(RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB)",
+        flush=True,
+    )
+    return {
+        "idle_connections": connected.peers,
+        "rss_before_mib": round(before / 1024, 1),
+        "rss_after_mib": round(after / 1024, 1),
+        "kib_per_connection": round(per_connection, 1),
+    }
+
+
+def burst(target: str, args: argparse.Namespace) -> dict[str, Any]:
+    with Deployment(target, args) as deployment:
+        sessions = deployment.sessions(args.burst // args.peers, args.peers)
+        generators = Generators(target, sessions, args)
+        time.sleep(1)  # the generators' own start-up is not part of the burst
+        cpu_before = deployment.cpu_seconds()
+        connected = connect(generators, args.concurrency)
+        cpu = deployment.cpu_seconds() - cpu_before
+        generators.close()
+    result = {**asdict(connected), "server_cpu_pct": round(100 * cpu / connected.seconds, 1)}
+    print(
+        f"  burst: {connected.peers} peers admitted in {connected.seconds} s = "
+        f"{connected.admitted_per_s}/s (each: p50 {connected.p50_ms} ms, "
+        f"p99 {connected.p99_ms} ms), server CPU {result['server_cpu_pct']} %",
+        flush=True,
+    )
+    return result
+
+
+# ------------------------------------------------------------------------------------
+
+
+def ratios(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for key, path in (
+        ("throughput", ("throughput", "sustained", "delivered_per_s")),
+        ("fixed_rate", ("throughput", "fixed", "delivered_per_s")),
+        ("memory_per_idle_connection", ("idle", "kib_per_connection")),
+        ("admitted_per_s", ("burst", "admitted_per_s")),
+    ):
+        a: Any = ours
+        b: Any = reference
+        for part in path:
+            a = a.get(part) if isinstance(a, dict) else None
+            b = b.get(part) if isinstance(b, dict) else None
+        if a and b:
+            found[key] = round(a / b, 3)
+    return found
+
+
+MEASURES = {"throughput": throughput, "idle": idle, "burst": burst}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", choices=["both", "ctserver", "reference"], default="both")
-    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument(
+        "--target",
+        nargs="+",
+        choices=["ctserver", "reference", "node"],
+        default=["ctserver", "reference"],
+        help="reference: bare websockets relay (the ratios' base); node: bare Node.js ws relay",
+    )
+    parser.add_argument("--measure", nargs="+", choices=list(MEASURES), default=list(MEASURES))
+    parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--peers", type=int, default=5, help="peers per session")
     parser.add_argument("--size", type=int, default=256, help="frame size in bytes")
-    parser.add_argument("--rate", type=float, default=1.0, help="frames per second per peer")
-    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
-    parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--drain", type=float, default=2.0, help="seconds to wait for stragglers")
-    parser.add_argument("--idle", type=int, default=0, help="only open this many idle peers")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="one step at this rate per peer instead of the search",
+    )
+    parser.add_argument(
+        "--start-deliveries",
+        type=float,
+        default=10000,
+        help="deliveries per second of the search's first step",
+    )
+    parser.add_argument("--growth", type=float, default=1.5)
+    parser.add_argument("--bisections", type=int, default=3)
+    parser.add_argument("--p99-limit", type=float, default=100.0, help="ms")
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds a step")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--drain", type=float, default=1.0, help="seconds for stragglers")
+    parser.add_argument("--idle", type=int, default=5000, help="idle connections to open")
+    parser.add_argument("--burst", type=int, default=5000, help="peers connecting at once")
+    parser.add_argument(
+        "--concurrency", type=int, default=500, help="handshakes in flight per generator"
+    )
+    parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument(
         "--server",
         choices=["uvicorn", "daphne"],
         default="uvicorn",
-        help="the ASGI server ctserver runs under (uvicorn is what 'serve' runs)",
+        help="the ASGI server ctserver runs under",
     )
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--split",
         action="store_true",
-        help="two ctserver processes sharing PostgreSQL and Redis, each session's peers split",
+        help="two ctservers sharing PostgreSQL and Redis, each session split",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="a maintenance database; --split creates and drops its own database there",
+        help="a maintenance database; databases are made and dropped there",
     )
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--verbose", action="store_true", help="show the servers' errors")
     args = parser.parse_args()
-    # Many connections need many descriptors: take the hard limit (servers inherit it).
+    # Many connections need many descriptors: take the hard limit (children inherit it).
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.client_cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.client_cpu})
-    targets = ["ctserver", "reference"] if args.target == "both" else [args.target]
-    results: dict[str, Any] = {
-        "scenario": {k: v for k, v in vars(args).items() if k not in ("target",)},
-    }
-    for name in targets:
-        results[name] = measure(name, args)
-    if "ctserver" in results and "reference" in results and not args.idle:
-        ours, ref = results["ctserver"], results["reference"]
-        results["ratio_delivered"] = round(
-            ours["delivered_per_s"] / max(1, ref["delivered_per_s"]), 3
-        )
+    targets = args.target
+    results: dict[str, Any] = {"scenario": {k: v for k, v in vars(args).items()}}
+    for target in targets:
+        print(f"{target}:", flush=True)
+        results[target] = {m: MEASURES[m](target, args) for m in args.measure}
+    if "ctserver" in targets and "reference" in targets:
+        results["ratio"] = ratios(results["ctserver"], results["reference"])
+        print("ctserver / reference:", results["ratio"], flush=True)
     print(json.dumps(results), flush=True)
 
 

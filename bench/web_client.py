@@ -84,7 +84,7 @@ async def one_run(browser: Any, link: str, login_url: str) -> dict[str, float]:
 
 
 async def main(runs: int) -> dict[str, Any]:
-    server = start_ctserver(None, 1, "uvicorn")
+    server = start_ctserver()
     folder = Path(tempfile.mkdtemp(prefix="ctbench-web-"))
     (folder / "README.md").write_text("# benchmark\n" + "line of text\n" * 200)
     host = subprocess.Popen(
