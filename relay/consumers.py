@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -47,10 +48,26 @@ class BusUnavailable(Exception):
 class RelayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     channel_layer_alias = NO_CHANNEL_LAYER
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' consumer loop without its channel-layer half: the relay joins no
+        layer, and ``await_many_dispatch`` would cost every frame a new task and an
+        ``asyncio.wait``; here a frame is one ``await receive()``."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch closes stale DB connections (a thread hop) before every
         # handler; here every database call goes through database_sync_to_async,
         # which does that itself, so frames skip the hop.
+        if message["type"] == "websocket.receive":  # the data path: straight to it
+            await self.receive(message.get("text"), message.get("bytes"))
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
