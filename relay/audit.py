@@ -34,8 +34,18 @@ def _ensure_handler() -> None:
 
 
 def record(event: str, session_id: str, **fields: Any) -> None:
-    if event not in EVENTS:
-        raise ValueError(f"unknown audit event {event!r}")
-    _ensure_handler()
-    line = {"time": datetime.now(UTC).isoformat(), "event": event, "session": session_id}
-    _logger.info(json.dumps({**line, **fields}, separators=(",", ":"), sort_keys=False))
+    record_all([(event, session_id, fields)])
+
+
+def record_all(events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Several events (a group of flushed rooms, relay/store.py), one line each,
+    written to the file at once."""
+    lines = []
+    for event, session_id, fields in events:
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        line = {"time": datetime.now(UTC).isoformat(), "event": event, "session": session_id}
+        lines.append(json.dumps({**line, **fields}, separators=(",", ":"), sort_keys=False))
+    if lines:
+        _ensure_handler()
+        _logger.info("\n".join(lines))

@@ -12,10 +12,8 @@ import secrets
 import time
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
 from django.db import DatabaseError
 
-from relay import store
 from relay.limits import ConnectionBudget, RelayLimits
 from relay.places import as_error, take_place
 from relay.protocol import (
@@ -139,7 +137,7 @@ class Connection:
         else:
             room.knock(self.address, time.time())  # refused before a peer id is spent
             try:
-                peer_id = await database_sync_to_async(store.allocate_peer_id)(self.session_id)
+                peer_id = await ROOMS.allocate_peer_id(self.session_id)
             except LookupError:
                 peer_id = 0
             except DatabaseError:  # an outage: this guest may try again, nobody else is hurt

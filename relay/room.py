@@ -81,6 +81,7 @@ class Peer:
     asked_through: Link | None = None  # the host connection last asked to admit it
     frames_sent: int = 0
     bytes_sent: int = 0
+    admitted_at: float | None = None  # when it was first let in (epoch seconds)
 
     @property
     def is_host(self) -> bool:
@@ -231,6 +232,7 @@ class Room:
         was_away = host is not None and host.link is None
         if host is None:
             host = Peer(HOST_PEER_ID, hello.name, "host", "admitted", False, "", hello.client)
+            host.admitted_at = now
             self.peers[HOST_PEER_ID] = host
         self._connect(host, link, new_secret, resumed, address, now)
         if not resumed:  # guests admitted before it came (auto-admit) learn it is here
@@ -353,6 +355,8 @@ class Room:
 
     def _admit(self, guest: Peer, now: float) -> None:
         guest.state = "admitted"
+        if guest.admitted_at is None:
+            guest.admitted_at = now
         if self.first_guest_at is None:
             self.first_guest_at = now
         self.last_guest_left_at = None

@@ -15,6 +15,7 @@ from licensing import usage
 from licensing.slots import SlotPool, Tally
 from licensing.state import daily_warning
 from relay import store
+from relay.batching import Grouped
 from relay.bus import Bus
 from relay.places import SessionPlaces, get_places, give_back
 from relay.protocol import CloseCode
@@ -29,6 +30,10 @@ class NotOwner(Exception):
     """Another server owns this session (relay/cluster.py)."""
 
 
+def _load_rooms(session_ids: list[str]) -> list[Room | None]:
+    return store.load_rooms(session_ids, settings.CONFIG.relay, time.time())
+
+
 class Rooms:
     def __init__(self) -> None:
         self._rooms: dict[str, Room] = {}
@@ -37,6 +42,11 @@ class Rooms:
         self._bus: Bus | None = None
         self._store_down = False  # logged once per outage, not once per flush
         self._failing: set[str] = set()  # sweep steps failing now (logged once)
+        # Hellos and flushes from many connections at once share trips to the
+        # database thread (relay/batching.py).
+        self.allocate_peer_id: Grouped[str, int] = Grouped(store.allocate_peer_ids)
+        self._flush_rooms: Grouped[Room, str | None] = Grouped(store.flush_rooms)
+        self._load_rooms: Grouped[str, Room | None] = Grouped(_load_rooms)
 
     def start(self) -> None:
         """Sweep from the server's start: sessions nobody ever connects to expire too."""
@@ -68,9 +78,7 @@ class Rooms:
                     owner = await self._bus.claim(session_id)
                     if owner != self._bus.server_id:
                         raise NotOwner(owner)
-                room = await database_sync_to_async(store.load_room)(
-                    session_id, settings.CONFIG.relay, time.time()
-                )
+                room = await self._load_rooms(session_id)
                 if room is None:
                     self._rooms.pop(session_id, None)
                     if self._bus is not None:
@@ -94,7 +102,7 @@ class Rooms:
             await self._step("Giving license places back", give_back(room.session_id, gone))
         if room.pending:
             try:
-                ended_elsewhere = await database_sync_to_async(store.flush)(room)
+                ended_elsewhere = await self._flush_rooms(room)
             except store.StoreUnavailable as exc:
                 if not self._store_down:
                     self._store_down = True

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
-from relay import audit
+from relay import audit, rows
 from relay.limits import RelayLimits
 from relay.models import Participant, Session
 from relay.room import Peer, Pending, Room, secret_digest
@@ -119,11 +120,30 @@ def load_room(session_id: str, limits: RelayLimits, now: float) -> Room | None:
 
     Peers come back as away, with their grace starting now.
     """
-    row = Session.objects.filter(session_id=session_id, ended__isnull=True).first()
-    if row is None:
-        return None
+    return load_rooms([session_id], limits, now)[0]
+
+
+LOAD_CHUNK = 500  # session ids per query, well under SQLite's limit on parameters
+
+
+def load_rooms(session_ids: list[str], limits: RelayLimits, now: float) -> list[Room | None]:
+    """``load_room`` for many sessions at once (a reconnect storm after a failover):
+    two queries per ``LOAD_CHUNK`` sessions instead of two per session."""
+    rooms: dict[str, Room] = {}
+    wanted = list(dict.fromkeys(session_ids))
+    for start in range(0, len(wanted), LOAD_CHUNK):
+        chunk = wanted[start : start + LOAD_CHUNK]
+        for row in Session.objects.filter(session_id__in=chunk, ended__isnull=True):
+            rooms[row.session_id] = _room_from_row(row, limits)
+        parts = Participant.objects.filter(session_id__in=list(rooms.keys() & set(chunk)))
+        for part in parts.order_by("session_id", "peer_id"):
+            _add_participant(rooms[part.session_id], part, now)
+    return [rooms.get(session_id) for session_id in session_ids]
+
+
+def _room_from_row(row: Session, limits: RelayLimits) -> Room:
     room = Room(
-        session_id,
+        row.session_id,
         row.host_secret_hash,
         row.auto_admit,
         limits,
@@ -133,40 +153,104 @@ def load_room(session_id: str, limits: RelayLimits, now: float) -> Room | None:
     room.first_guest_at = _epoch(row.first_guest_at)
     room.last_guest_left_at = _epoch(row.last_guest_left_at)
     room.peak_peers = row.peak_peers
-    # Admitted peers resume as they were; a guest whose admission had not been
-    # saved yet resumes into the lobby and is asked about again.
-    for part in row.participants.all():
-        if part.state in (Participant.State.ADMITTED, Participant.State.LOBBY):
-            room.peers[part.peer_id] = Peer(
-                peer_id=part.peer_id,
-                name=part.display_name,
-                role=part.role,
-                state=part.state,
-                read_only=part.read_only,
-                secret_hash=part.secret_hash,
-                proven_secret_hash=part.proven_secret_hash,
-                client=part.client,
-                address=part.address,
-                away_since=now,
-                waiting_since=now if part.state == Participant.State.LOBBY else None,
-            )
-        elif part.address and part.state == Participant.State.REMOVED:
-            room.removed_addresses.add(part.address)
-        elif part.address and part.state == Participant.State.DENIED:
-            denied, last = room.denials.get(part.address, (0, 0.0))
-            when = _epoch(part.left_at) or now
-            room.denials[part.address] = (denied + 1, max(last, when))
     return room
 
 
-def allocate_peer_id(session_id: str) -> int:
-    with transaction.atomic():
-        updated = Session.objects.filter(session_id=session_id, ended__isnull=True).update(
-            next_peer_id=F("next_peer_id") + 1
+def _add_participant(room: Room, part: Participant, now: float) -> None:
+    # Admitted peers resume as they were; a guest whose admission had not been
+    # saved yet resumes into the lobby and is asked about again.
+    if part.state in (Participant.State.ADMITTED, Participant.State.LOBBY):
+        room.peers[part.peer_id] = Peer(
+            peer_id=part.peer_id,
+            name=part.display_name,
+            role=part.role,
+            state=part.state,
+            read_only=part.read_only,
+            secret_hash=part.secret_hash,
+            proven_secret_hash=part.proven_secret_hash,
+            client=part.client,
+            address=part.address,
+            admitted_at=_epoch(part.admitted_at),
+            away_since=now,
+            waiting_since=now if part.state == Participant.State.LOBBY else None,
         )
-        if not updated:
-            raise LookupError(session_id)
-        return Session.objects.get(session_id=session_id).next_peer_id - 1
+    elif part.address and part.state == Participant.State.REMOVED:
+        room.removed_addresses.add(part.address)
+    elif part.address and part.state == Participant.State.DENIED:
+        denied, last = room.denials.get(part.address, (0, 0.0))
+        when = _epoch(part.left_at) or now
+        room.denials[part.address] = (denied + 1, max(last, when))
+
+
+def allocate_peer_ids(session_ids: list[str]) -> list[int | Exception]:
+    """A new peer id for each request, in order (relay/batching.py groups them): one
+    UPDATE and one SELECT per ``LOAD_CHUNK`` sessions however many guests each gets.
+    LookupError for a session that is unknown or ended."""
+    wanted = Counter(session_ids)
+    next_id: dict[str, int] = {}
+    sessions = list(wanted)
+    with transaction.atomic():
+        for start in range(0, len(sessions), LOAD_CHUNK):
+            chunk = sessions[start : start + LOAD_CHUNK]
+            step = Case(*(When(session_id=s, then=Value(wanted[s])) for s in chunk))
+            rows = Session.objects.filter(session_id__in=chunk, ended__isnull=True)
+            if rows.update(next_peer_id=F("next_peer_id") + step):
+                for session_id, after in rows.values_list("session_id", "next_peer_id"):
+                    next_id[session_id] = after - wanted[session_id]
+    ids: list[int | Exception] = []
+    for session_id in session_ids:
+        if session_id in next_id:
+            ids.append(next_id[session_id])
+            next_id[session_id] += 1
+        else:
+            ids.append(LookupError(session_id))
+    return ids
+
+
+def flush_rooms(rooms: list[Room]) -> list[str | Exception | None]:
+    """``flush`` for a group of rooms (relay/batching.py), each room once however often
+    it was asked for: one transaction, the participants of every room in one or two
+    statements. If something in it cannot be stored, each room is flushed on its own
+    (``flush`` then finds the culprit); if the database is out, every room keeps its
+    changes and answers StoreUnavailable."""
+    unique = list({id(room): room for room in rooms}.values())
+    taken = [(room, room.pending) for room in unique]
+    for room in unique:
+        room.pending = Pending()
+    now = timezone.now()
+    answers: dict[int, str | Exception | None] = {}
+    try:
+        with transaction.atomic():
+            changes = [
+                (room, peer, state)
+                for room, pending in taken
+                for state, peer in pending.peers.values()
+            ]
+            _save_participants(changes, now)
+            still_open = _save_sessions(taken, now)
+    except (OperationalError, InterfaceError) as exc:
+        for room, pending in taken:
+            room.pending = pending.merged_with(room.pending)
+            answers[id(room)] = StoreUnavailable(str(exc))
+    except Exception:  # some change cannot be stored: each room alone finds which
+        for room, pending in taken:
+            room.pending = pending.merged_with(room.pending)
+            try:
+                answers[id(room)] = flush(room)
+            except StoreUnavailable as unavailable:
+                answers[id(room)] = unavailable
+    else:
+        audit.record_all(
+            [
+                (event, room.session_id, details)
+                for room, pending in taken
+                for event, details in pending.audit
+            ]
+        )
+        for room, _ in taken:
+            as_known = still_open[id(room)] or room.ended_reason is not None
+            answers[id(room)] = None if as_known else _end_reason(room.session_id)
+    return [answers[id(room)] for room in rooms]
 
 
 def flush(room: Room) -> str | None:
@@ -228,8 +312,10 @@ def _save_alone(session_id: str, what: str, save: Callable[[], object]) -> objec
         return None
 
 
-def _save_participant(room: Room, peer: Peer, state: str, now: datetime) -> None:
-    defaults: dict[str, object] = {
+def _participant_row(room: Room, peer: Peer, state: str, now: datetime) -> dict[str, object]:
+    return {
+        "session_id": room.session_id,
+        "peer_id": peer.peer_id,
         "display_name": peer.name,
         "role": peer.role,
         "state": state,
@@ -238,32 +324,55 @@ def _save_participant(room: Room, peer: Peer, state: str, now: datetime) -> None
         "proven_secret_hash": peer.proven_secret_hash,
         "client": peer.client,
         "address": peer.address,
+        "joined": now,
+        "admitted_at": _moment(peer.admitted_at),
+        "left_at": now if state in rows.LEAVING else None,
         "frames_sent": peer.frames_sent,
         "bytes_sent": peer.bytes_sent,
     }
-    if state in ("left", "removed", "denied"):
-        defaults["left_at"] = now
-    part, _ = Participant.objects.update_or_create(
-        session_id=room.session_id, peer_id=peer.peer_id, defaults=defaults
+
+
+def _save_participants(changes: list[tuple[Room, Peer, str]], now: datetime) -> None:
+    rows.upsert_participants(
+        [_participant_row(room, peer, state, now) for room, peer, state in changes]
     )
-    if state == "admitted" and part.admitted_at is None:
-        Participant.objects.filter(pk=part.pk).update(admitted_at=now)
 
 
-def _save_session(room: Room, pending: Pending, now: datetime) -> bool:
-    """Write the session row if anything changed; False if it was no longer open."""
-    if not (pending.session_dirty or pending.peers):
-        return True
-    fields: dict[str, object] = {
+def _save_participant(room: Room, peer: Peer, state: str, now: datetime) -> None:
+    """One participant's row on its own (``flush``'s fallback, to find a bad value)."""
+    _save_participants([(room, peer, state)], now)
+
+
+def _session_row(room: Room, now: datetime) -> dict[str, object]:
+    row: dict[str, object] = {
+        "session_id": room.session_id,
         **_counters(room),
         "auto_admit": room.auto_admit,
         "first_guest_at": _moment(room.first_guest_at),
         "last_guest_left_at": _moment(room.last_guest_left_at),
     }
     if room.ended_reason is not None:
-        fields.update(ended=now, end_reason=room.ended_reason)
-    rows = Session.objects.filter(session_id=room.session_id, ended__isnull=True)
-    return bool(rows.update(**fields))
+        row.update(ended=now, end_reason=room.ended_reason)
+    return row
+
+
+def _save_sessions(changes: list[tuple[Room, Pending]], now: datetime) -> dict[int, bool]:
+    """Write the session rows of the rooms that changed; answers per room (by ``id``)
+    whether its row was still open (a room with nothing to write: yes)."""
+    dirty = {
+        room.session_id: room for room, pending in changes if pending.session_dirty or pending.peers
+    }
+    still_open = rows.open_sessions(dirty)
+    rows.update_sessions([_session_row(dirty[session_id], now) for session_id in still_open])
+    return {
+        id(room): room.session_id in still_open or room.session_id not in dirty
+        for room, _ in changes
+    }
+
+
+def _save_session(room: Room, pending: Pending, now: datetime) -> bool:
+    """Write the session row if anything changed; False if it was no longer open."""
+    return _save_sessions([(room, pending)], now)[id(room)]
 
 
 def _end_reason(session_id: str) -> str:

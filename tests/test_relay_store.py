@@ -112,7 +112,7 @@ def test_open_session_cap() -> None:
 
 def test_peer_ids_are_allocated_in_order() -> None:
     created = store.create_session(False, "Ada", "127.0.0.1", LIMITS)
-    assert [store.allocate_peer_id(created.session_id) for _ in range(3)] == [2, 3, 4]
+    assert store.allocate_peer_ids([created.session_id] * 3) == [2, 3, 4]
     assert Participant.objects.count() == 0
 
 
@@ -261,3 +261,93 @@ def test_audit_lines_are_written_only_once_the_commit_succeeded(
     store.flush(room)
     assert _events(created.session_id)[-1] == "ended"
     assert not store.session_is_open(created.session_id)
+
+
+# -- grouped writes (relay/batching.py, issue 12) ------------------------------------------
+
+
+def test_peer_ids_for_several_sessions_in_one_group() -> None:
+    ada = store.create_session(False, "Ada", "127.0.0.1", LIMITS).session_id
+    bob = store.create_session(False, "Bob", "127.0.0.1", LIMITS).session_id
+    Session.objects.filter(session_id=bob).update(next_peer_id=7)
+    got = store.allocate_peer_ids([ada, bob, ada, "no-such-session", bob])
+    assert got[:3] == [2, 7, 3] and got[4] == 8
+    assert isinstance(got[3], LookupError)
+    assert store.allocate_peer_ids([ada, bob]) == [4, 9]
+
+
+def test_a_group_of_rooms_is_saved_together() -> None:
+    rooms = []
+    for name in ("Ada", "Bob", "Cy"):
+        created = store.create_session(True, name, "127.0.0.1", LIMITS)
+        room = store.load_room(created.session_id, LIMITS, now=1000.0)
+        assert room is not None
+        hello = Hello("host", name, created.host_secret, None, None, "")
+        room.join_host(hello, Link(), "h", 1)
+        room.join_guest(Hello("guest", "Eve", None, None, None, ""), 2, "s2", Link(), 2)
+        rooms.append(room)
+    ended_elsewhere = rooms[2].session_id
+    Session.objects.filter(session_id=ended_elsewhere).update(
+        ended=timezone.now(), end_reason="idle"
+    )
+    rooms[1].end("host_ended")
+    # A room asked for twice in one group is written once and answered twice.
+    assert store.flush_rooms([rooms[0], rooms[1], rooms[0], rooms[2]]) == [None, None, None, "idle"]
+    assert not any(room.pending for room in rooms)
+    for room in rooms[:2]:
+        parts = Participant.objects.filter(session_id=room.session_id).order_by("peer_id")
+        states = [(p.peer_id, p.state, p.admitted_at is not None) for p in parts]
+        left = "left" if room is rooms[1] else "admitted"
+        assert states == [(1, left, True), (2, left, True)]
+    assert Session.objects.get(session_id=rooms[1].session_id).end_reason == "host_ended"
+    assert _events(rooms[0].session_id) == ["created", "join_requested", "admitted"]
+    assert _events(rooms[1].session_id)[-1] == "ended"
+
+
+def test_admission_time_is_kept_when_the_row_is_written_again() -> None:
+    created, room = _hosted_room_with_guest("Bob")
+    store.flush_rooms([room])
+    first = Participant.objects.get(session_id=created.session_id, peer_id=2).admitted_at
+    assert first is not None
+    room.command(room.peers[1], Command("set_read_only", peer=2, flag=True), 50)
+    store.flush_rooms([room])
+    again = Participant.objects.get(session_id=created.session_id, peer_id=2)
+    assert again.read_only and again.admitted_at == first
+    rebuilt = store.load_room(created.session_id, LIMITS, now=time.time())
+    assert rebuilt is not None and rebuilt.peers[2].admitted_at == first.timestamp()
+
+
+def test_one_bad_row_in_a_group_costs_only_itself(caplog: pytest.LogCaptureFixture) -> None:
+    _, bad = _hosted_room_with_guest("\ud800x")
+    good_session, good = _hosted_room_with_guest("Bob")
+    with caplog.at_level(logging.ERROR, logger="ctserver.relay.store"):
+        assert store.flush_rooms([bad, good]) == [None, None]
+    assert Participant.objects.filter(session_id=good_session.session_id, peer_id=2).exists()
+    assert not Participant.objects.filter(session_id=bad.session_id, peer_id=2).exists()
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(failures) == 1 and "participant 2 could not be saved" in failures[0]
+
+
+def test_an_outage_keeps_every_room_of_the_group() -> None:
+    _, first = _hosted_room_with_guest("Bob")
+    _, second = _hosted_room_with_guest("Eve")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA query_only = ON")
+    try:
+        answers = store.flush_rooms([first, second])
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only = OFF")
+    assert all(isinstance(a, store.StoreUnavailable) for a in answers)
+    assert 2 in first.pending.peers and 2 in second.pending.peers
+    assert store.flush_rooms([first, second]) == [None, None]
+    for room in (first, second):
+        assert Participant.objects.filter(session_id=room.session_id, peer_id=2).exists()
+
+
+def test_many_rooms_load_in_a_few_queries(django_assert_max_num_queries: Any) -> None:
+    limits = RelayLimits(max_open_sessions_per_address=100, session_create_rate=100)
+    ids = [store.create_session(True, "Ada", "127.0.0.1", limits).session_id for _ in range(30)]
+    with django_assert_max_num_queries(2):
+        rooms = store.load_rooms([*ids, "no-such-session"], LIMITS, now=1000.0)
+    assert [room.session_id for room in rooms[:30] if room] == ids and rooms[30] is None
