@@ -83,7 +83,6 @@ class RelayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.proxy: tuple[Cluster, str] | None = None
         await self.accept()
         _watch_server()
-        self.outbox.start()
         refusal = CONNECTIONS.refusal(self.address, limits)
         if refusal is None:
             CONNECTIONS.add(self.address)

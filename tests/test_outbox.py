@@ -14,7 +14,6 @@ async def test_frames_and_texts_are_sent_in_order() -> None:
         sent.append(message)
 
     outbox = Outbox(send, limit_bytes=1024)
-    outbox.start()
     outbox.post("hello")
     outbox.deliver(b"abc")
     outbox.close(CloseCode.SESSION_ENDED)
@@ -39,7 +38,6 @@ async def test_a_receiver_that_does_not_drain_is_closed_as_too_slow() -> None:
         sent.append(message)
 
     outbox = Outbox(send, limit_bytes=100)
-    outbox.start()
     outbox.deliver(bytes(10))
     await stuck.wait()
     for _ in range(20):  # the sender is never blocked, whatever the receiver does
@@ -58,10 +56,9 @@ async def test_a_client_gone_mid_send_ends_the_writer_quietly() -> None:
         raise ConnectionResetError("client disconnected")
 
     outbox = Outbox(send, limit_bytes=1024)
-    outbox.start()
+    outbox.deliver(b"abc")
     writer = outbox._writer
     assert writer is not None
-    outbox.deliver(b"abc")
     await asyncio.sleep(0.01)
     assert writer.done() and writer.exception() is None
     assert outbox.queued_bytes == 0
@@ -76,8 +73,31 @@ async def test_control_texts_count_towards_the_queue_limit() -> None:
         await never
 
     outbox = Outbox(send, limit_bytes=1000)
-    outbox.start()
     for _ in range(20):
         outbox.post("x" * 100)
     assert outbox.closing
     await outbox.stop()
+
+
+async def test_an_idle_outbox_holds_no_task_and_no_queue() -> None:
+    """Most connections are idle most of the time: they must cost no task or queue."""
+    sent: list[dict[str, Any]] = []
+    release = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        await release.wait()
+        sent.append(message)
+
+    outbox = Outbox(send, limit_bytes=1024)
+    assert outbox._writer is None and outbox._queue is None
+    outbox.deliver(b"one")
+    outbox.deliver(b"two")  # queued behind the first, one writer for both
+    writer = outbox._writer
+    assert writer is not None and outbox.queued_bytes == 6
+    release.set()
+    await asyncio.sleep(0.01)
+    assert writer.done() and outbox._writer is None and outbox._queue is None
+    outbox.post("three")  # a new writer for what comes later
+    await asyncio.sleep(0.01)
+    assert [m.get("bytes") or m.get("text") for m in sent] == [b"one", b"two", "three"]
+    assert outbox._writer is None and outbox.queued_bytes == 0
