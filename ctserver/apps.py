@@ -8,4 +8,7 @@ class CtserverConfig(AppConfig):
     verbose_name = "ctserver"
 
     def ready(self) -> None:
-        from ctserver import checks  # noqa: F401  (registers the system checks)
+        from ctserver import (
+            checks,  # noqa: F401  (registers the system checks)
+            connections,  # noqa: F401  (closes a request's connections)
+        )
