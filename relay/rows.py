@@ -1,19 +1,21 @@
-"""The relay's two frequent writes as one statement for many rows.
+"""The relay's frequent statements, each for many rows at once.
 
-Participant rows (at every hello, admission and departure) and session rows (their
-counters) are written for whole groups of rooms at once (relay/batching.py). The ORM's
-``bulk_create``/``bulk_update`` prepare every value in Python and, for updates, build
-one CASE per column: measured, they cost more than the rows one by one (about 125 µs
-per participant and 400 µs per session here, against 10-20 µs with ``executemany``).
-So these two statements are written out, from the models' own table and column
-names, in SQL that SQLite and PostgreSQL both speak (``INSERT ... ON CONFLICT``).
+Rooms are loaded, peer ids allocated and participant and session rows written for
+whole groups of rooms (relay/batching.py): in a reconnect storm, thousands a second.
+Through the ORM each statement cost its compilation in Python (300-500 µs here), and
+``bulk_create``/``bulk_update`` prepare every value and build a CASE per column
+(about 125 µs per participant and 400 µs per session, more than the rows one by
+one). So these few statements are written out, from the models' own table and
+column names, in SQL that SQLite and PostgreSQL both speak (``INSERT ... ON
+CONFLICT``, ``UPDATE ... RETURNING``), every value a parameter. Everything else the
+relay stores goes through the ORM (relay/store.py).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -55,6 +57,35 @@ SESSION_COLUMNS = [
 ]
 ENDING_COLUMNS = ["ended", "end_reason"]
 
+# What rebuilding a room reads (relay/store.py load_rooms).
+SESSION_LOADED = [
+    "session_id",
+    "host_secret_hash",
+    "auto_admit",
+    "created",
+    "last_activity",
+    "first_guest_at",
+    "last_guest_left_at",
+    "peak_peers",
+]
+PARTICIPANT_LOADED = [
+    "session_id",
+    "peer_id",
+    "display_name",
+    "role",
+    "state",
+    "read_only",
+    "secret_hash",
+    "proven_secret_hash",
+    "client",
+    "address",
+    "admitted_at",
+    "left_at",
+]
+READ_DATETIMES = {"created", "last_activity", "first_guest_at", "last_guest_left_at",
+                  "admitted_at", "left_at"}  # fmt: skip
+READ_BOOLEANS = {"auto_admit", "read_only"}
+
 
 def _q(name: str) -> str:
     return str(connection.ops.quote_name(name))
@@ -62,6 +93,64 @@ def _q(name: str) -> str:
 
 def _moment(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def _read(column: str, value: Any) -> Any:
+    """A value as the database gives it, as the model would hold it: SQLite returns
+    datetimes as UTC text and booleans as 0 or 1."""
+    if column in READ_DATETIMES and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if column in READ_BOOLEANS:
+        return bool(value)
+    return value
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _select(
+    table: str, columns: list[str], ids: list[str], order: str = ""
+) -> list[dict[str, Any]]:
+    # Only the models' names and this module's constants: every value is a parameter.
+    sql = (
+        f"SELECT {', '.join(_q(c) for c in columns)} FROM {_q(table)} "  # noqa: S608
+        f"WHERE {_q('session_id')} IN ({_placeholders(len(ids))})"
+    )
+    if table == Session._meta.db_table:
+        sql += f" AND {_q('ended')} IS NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + order, ids)
+        return [{c: _read(c, v) for c, v in zip(columns, row, strict=True)} for row in cursor]
+
+
+def open_session_rows(session_ids: list[str]) -> list[dict[str, Any]]:
+    """What rebuilding these sessions' rooms needs, for those still open."""
+    return _select(Session._meta.db_table, SESSION_LOADED, session_ids)
+
+
+def participant_rows(session_ids: list[str]) -> list[dict[str, Any]]:
+    """Every participant of these sessions, session by session, in peer id order."""
+    order = f" ORDER BY {_q('session_id')}, {_q('peer_id')}"
+    return _select(Participant._meta.db_table, PARTICIPANT_LOADED, session_ids, order)
+
+
+def add_peer_ids(wanted: dict[str, int]) -> dict[str, int]:
+    """Raise each open session's next peer id by the count given for it, in one
+    statement; the new value for each session that is still open."""
+    table, column = _q(Session._meta.db_table), _q("next_peer_id")
+    cases = " ".join(["WHEN %s THEN %s"] * len(wanted))
+    # Only the models' names and this module's constants: every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {column} = {column} + CASE {_q('session_id')} {cases} END "  # noqa: S608
+        f"WHERE {_q('session_id')} IN ({_placeholders(len(wanted))}) AND {_q('ended')} IS NULL "
+        f"RETURNING {_q('session_id')}, {column}"
+    )
+    params: list[Any] = [value for pair in wanted.items() for value in pair] + list(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {session_id: int(after) for session_id, after in cursor.fetchall()}
 
 
 @functools.cache
@@ -100,12 +189,19 @@ def open_sessions(session_ids: Iterable[str], chunk: int = 500) -> set[str]:
     """Which of these sessions are still open, their rows locked until the commit
     (on PostgreSQL; SQLite's writer holds the whole database anyway)."""
     ids = list(session_ids)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     found: set[str] = set()
     for start in range(0, len(ids), chunk):
-        rows = Session.objects.select_for_update().filter(
-            session_id__in=ids[start : start + chunk], ended__isnull=True
+        part = ids[start : start + chunk]
+        # Only the models' names and this module's constants: every value is a parameter.
+        sql = (
+            f"SELECT {_q('session_id')} FROM {_q(Session._meta.db_table)} "  # noqa: S608
+            f"WHERE {_q('session_id')} IN ({_placeholders(len(part))}) "
+            f"AND {_q('ended')} IS NULL{lock}"
         )
-        found.update(rows.values_list("session_id", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, part)
+            found.update(row[0] for row in cursor.fetchall())
     return found
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from relay import audit, rows
@@ -133,70 +134,69 @@ def load_rooms(session_ids: list[str], limits: RelayLimits, now: float) -> list[
     wanted = list(dict.fromkeys(session_ids))
     for start in range(0, len(wanted), LOAD_CHUNK):
         chunk = wanted[start : start + LOAD_CHUNK]
-        for row in Session.objects.filter(session_id__in=chunk, ended__isnull=True):
-            rooms[row.session_id] = _room_from_row(row, limits)
-        parts = Participant.objects.filter(session_id__in=list(rooms.keys() & set(chunk)))
-        for part in parts.order_by("session_id", "peer_id"):
-            _add_participant(rooms[part.session_id], part, now)
+        for row in rows.open_session_rows(chunk):
+            rooms[row["session_id"]] = _room_from_row(row, limits)
+        found = [session_id for session_id in chunk if session_id in rooms]
+        if found:
+            for part in rows.participant_rows(found):
+                _add_participant(rooms[part["session_id"]], part, now)
     return [rooms.get(session_id) for session_id in session_ids]
 
 
-def _room_from_row(row: Session, limits: RelayLimits) -> Room:
+def _room_from_row(row: dict[str, Any], limits: RelayLimits) -> Room:
     room = Room(
-        row.session_id,
-        row.host_secret_hash,
-        row.auto_admit,
+        row["session_id"],
+        row["host_secret_hash"],
+        row["auto_admit"],
         limits,
-        created_at=row.created.timestamp(),
-        now=row.last_activity.timestamp(),
+        created_at=row["created"].timestamp(),
+        now=row["last_activity"].timestamp(),
     )
-    room.first_guest_at = _epoch(row.first_guest_at)
-    room.last_guest_left_at = _epoch(row.last_guest_left_at)
-    room.peak_peers = row.peak_peers
+    room.first_guest_at = _epoch(row["first_guest_at"])
+    room.last_guest_left_at = _epoch(row["last_guest_left_at"])
+    room.peak_peers = row["peak_peers"]
     return room
 
 
-def _add_participant(room: Room, part: Participant, now: float) -> None:
+def _add_participant(room: Room, part: dict[str, Any], now: float) -> None:
     # Admitted peers resume as they were; a guest whose admission had not been
     # saved yet resumes into the lobby and is asked about again.
-    if part.state in (Participant.State.ADMITTED, Participant.State.LOBBY):
-        room.peers[part.peer_id] = Peer(
-            peer_id=part.peer_id,
-            name=part.display_name,
-            role=part.role,
-            state=part.state,
-            read_only=part.read_only,
-            secret_hash=part.secret_hash,
-            proven_secret_hash=part.proven_secret_hash,
-            client=part.client,
-            address=part.address,
-            admitted_at=_epoch(part.admitted_at),
+    state, address = part["state"], part["address"]
+    if state in (Participant.State.ADMITTED, Participant.State.LOBBY):
+        room.peers[part["peer_id"]] = Peer(
+            peer_id=part["peer_id"],
+            name=part["display_name"],
+            role=part["role"],
+            state=state,
+            read_only=part["read_only"],
+            secret_hash=part["secret_hash"],
+            proven_secret_hash=part["proven_secret_hash"],
+            client=part["client"],
+            address=address,
+            admitted_at=_epoch(part["admitted_at"]),
             away_since=now,
-            waiting_since=now if part.state == Participant.State.LOBBY else None,
+            waiting_since=now if state == Participant.State.LOBBY else None,
         )
-    elif part.address and part.state == Participant.State.REMOVED:
-        room.removed_addresses.add(part.address)
-    elif part.address and part.state == Participant.State.DENIED:
-        denied, last = room.denials.get(part.address, (0, 0.0))
-        when = _epoch(part.left_at) or now
-        room.denials[part.address] = (denied + 1, max(last, when))
+    elif address and state == Participant.State.REMOVED:
+        room.removed_addresses.add(address)
+    elif address and state == Participant.State.DENIED:
+        denied, last = room.denials.get(address, (0, 0.0))
+        when = _epoch(part["left_at"]) or now
+        room.denials[address] = (denied + 1, max(last, when))
 
 
 def allocate_peer_ids(session_ids: list[str]) -> list[int | Exception]:
     """A new peer id for each request, in order (relay/batching.py groups them): one
-    UPDATE and one SELECT per ``LOAD_CHUNK`` sessions however many guests each gets.
+    statement per ``LOAD_CHUNK`` sessions however many guests each gets.
     LookupError for a session that is unknown or ended."""
     wanted = Counter(session_ids)
     next_id: dict[str, int] = {}
     sessions = list(wanted)
     with transaction.atomic():
         for start in range(0, len(sessions), LOAD_CHUNK):
-            chunk = sessions[start : start + LOAD_CHUNK]
-            step = Case(*(When(session_id=s, then=Value(wanted[s])) for s in chunk))
-            rows = Session.objects.filter(session_id__in=chunk, ended__isnull=True)
-            if rows.update(next_peer_id=F("next_peer_id") + step):
-                for session_id, after in rows.values_list("session_id", "next_peer_id"):
-                    next_id[session_id] = after - wanted[session_id]
+            chunk = {s: wanted[s] for s in sessions[start : start + LOAD_CHUNK]}
+            for session_id, after in rows.add_peer_ids(chunk).items():
+                next_id[session_id] = after - wanted[session_id]
     ids: list[int | Exception] = []
     for session_id in session_ids:
         if session_id in next_id:
