@@ -8,8 +8,10 @@ relay can carry (docs/benchmarks.md).
 
 bench/relay.py starts it and speaks JSON lines on its stdin: first the description
 of its peers, then commands, each answered with one line on stdout. Commands:
-``connect`` (open every peer; with ctserver, until each is admitted), ``run`` (send
-at a rate from a given moment, report what arrived), ``close``.
+``connect`` (open every peer; with ctserver, until each is admitted; with
+``resume``, every peer again with the credentials its last welcome gave, as clients
+do after a server failure), ``run`` (send at a rate from a given moment, report
+what arrived), ``close``.
 
 Every data frame is ``HEADER + STAMP + padding``: the stamp carries the send time
 (CLOCK_MONOTONIC, the same clock in every process on the machine) and the number of
@@ -55,13 +57,21 @@ class Window:
 class Peer(asyncio.Protocol):
     """One WebSocket client. With ctserver it says hello and waits for admission."""
 
-    def __init__(self, spec: dict[str, Any], index: int, window: Window) -> None:
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        index: int,
+        window: Window,
+        credentials: tuple[int, str] | None = None,
+    ) -> None:
         self.spec = spec
         self.index = index  # 0 is the session's host
+        self.credentials = credentials  # (peer id, secret) of the last welcome
         self.window = window
         self.ws = ClientProtocol(parse_uri(spec["url"]), max_size=None)
         self.transport: asyncio.Transport | None = None
         self.ready = asyncio.get_running_loop().create_future()
+        self.session: dict[str, Any] = spec  # the session as bench/relay.py gave it
         self.lost = False
         self.opened = False  # the handshake is over: frames take the fast path
         self.pending = b""  # the start of a frame not yet wholly received
@@ -151,6 +161,9 @@ class Peer(asyncio.Protocol):
                 hello.update(role="host", host_secret=self.spec["host_secret"])
             else:
                 hello.update(role="guest")
+                if self.credentials is not None:
+                    peer_id, secret = self.credentials
+                    hello.update(resume={"peer_id": peer_id, "peer_secret": secret})
             self.ws.send_text(json.dumps(hello).encode())
             self._flush()
 
@@ -158,6 +171,8 @@ class Peer(asyncio.Protocol):
         if self.ready.done():
             return  # presence events and the like: nothing to measure
         kind = message.get("type")
+        if kind == "welcome":
+            self.credentials = (message["peer_id"], message["peer_secret"])
         admitted = (kind == "welcome" and message.get("state") == "admitted") or kind == "admitted"
         if admitted:
             self.ready.set_result(time.perf_counter())
@@ -185,35 +200,41 @@ class Generator:
         self.window = Window()
         self.peers: list[Peer] = []
 
-    async def connect(self, concurrency: int) -> dict[str, Any]:
-        """Open every peer, at most ``concurrency`` handshakes in flight at once."""
+    async def connect(self, concurrency: int, resume: bool = False) -> dict[str, Any]:
+        """Open every peer, at most ``concurrency`` handshakes in flight at once; with
+        ``resume``, the same peers again (their old connections closed first)."""
         loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(concurrency)
         times: list[float] = []
         failures: list[str] = []
+        if resume:
+            seats = [(peer.session, peer.index, peer.credentials) for peer in self.peers]
+            self.close()
+            self.peers = []
+        else:
+            seats = [
+                (session, index, None)
+                for session in self.spec["sessions"]
+                for index in range(self.spec["peers"])
+            ]
 
-        async def one(session: dict[str, Any], index: int) -> None:
+        async def one(session: dict[str, Any], index: int, credentials: Any) -> None:
             async with gate:
                 started = time.perf_counter()
                 host, port, url = session["endpoints"][index % len(session["endpoints"])]
                 spec = {**session, "url": url, "kind": self.spec["kind"]}
                 try:
                     _, peer = await loop.create_connection(
-                        lambda: Peer(spec, index, self.window), host, port
+                        lambda: Peer(spec, index, self.window, credentials), host, port
                     )
+                    peer.session = session
                     self.peers.append(peer)
                     times.append(await asyncio.wait_for(peer.ready, 120) - started)
                 except (OSError, ConnectionError, TimeoutError) as exc:
                     failures.append(repr(exc))
 
         began = time.perf_counter()
-        await asyncio.gather(
-            *(
-                one(session, index)
-                for session in self.spec["sessions"]
-                for index in range(self.spec["peers"])
-            )
-        )
+        await asyncio.gather(*(one(*seat) for seat in seats))
         return {
             "connected": len(times),
             "failures": failures[:5],

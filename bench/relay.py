@@ -1,12 +1,17 @@
-"""Relay benchmark: ctserver beside a bare websockets relay, measured in the same run.
+"""Relay benchmark: ctserver beside bare relays, measured in the same run.
 
     .venv/bin/python bench/relay.py                         # 50 sessions x 5 peers, everything
+    .venv/bin/python bench/relay.py --target ctserver reference node
     .venv/bin/python bench/relay.py --sessions 10 --peers 20 --measure throughput
     .venv/bin/python bench/relay.py --measure burst --database postgres
     .venv/bin/python bench/relay.py --sessions 500 --peers 5 --rate 1   # one fixed rate
 
-Each server runs in its own process pinned to CPU 0 (``--server-cpu``); the load
-generators (bench/loadgen.py, Sans-I/O websockets on uvloop) run on CPU 1. Every
+Targets: ``ctserver``; ``reference``, a bare ``websockets`` broadcast relay on uvloop
+(bench/reference_relay.py), the base of the ratios; ``node``, a bare Node.js ``ws``
+relay (bench/node/, installed with ``npm ci`` on first use), the one fast enough to
+show that the generator is not the limit. Each runs in its own process pinned to
+CPU 0 (``--server-cpu``); the load generators (bench/loadgen.py, Sans-I/O websockets
+on uvloop) run on CPU 1. Every
 peer sends ``--size``-byte frames to the other peers of its session; frames carry
 their send time, so receivers measure latency. For each target it prints:
 
@@ -16,7 +21,9 @@ their send time, so receivers measure latency. For each target it prints:
 - idle: the server's memory per idle connection (``--idle`` peers, RSS growth);
 - burst: ``--burst`` peers connecting at once (at most ``--concurrency`` handshakes
   in flight per generator), each timed from its TCP connect to its admission
-  (ctserver: hello, welcome, admitted; the reference: the WebSocket opening).
+  (ctserver: hello, welcome, admitted; the reference: the WebSocket opening);
+- storm: the same peers admitted, their server killed and started again, and all of
+  them back at once, resuming with their credentials (a reconnect storm).
 
 ctserver runs with a user's defaults (SQLite unless ``--database postgres``; one
 process) except the limits one address would hit: the whole load comes from
@@ -80,7 +87,10 @@ def rss_kib(pid: int) -> int:
 
 
 def pinned(cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
+    """The command prefix that keeps a process on ``cpu`` (none for -1: anywhere)."""
+    if cpu is None or cpu < 0 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(cpu)]
 
 
 # Servers ---------------------------------------------------------------------------
@@ -93,6 +103,20 @@ class ServerUnderTest:
     process: subprocess.Popen[bytes]
     data_dir: Path | None = None
     database: tuple[str, str] | None = None  # (maintenance URL, name) made for this server
+    env: dict[str, str] | None = None  # what it was started with, to start it again
+
+    def restart(self) -> None:
+        """A crash (SIGKILL) and a start on the same port and data, as after a failure."""
+        self.process.kill()
+        self.process.wait()
+        self.process = subprocess.Popen(
+            self.process.args,
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -179,7 +203,7 @@ def start_ctserver(
         stderr=None if verbose else subprocess.DEVNULL,
     )
     wait_for_port(port)
-    return ServerUnderTest("ctserver", port, process, data_dir, database)
+    return ServerUnderTest("ctserver", port, process, data_dir, database, variables)
 
 
 def start_reference(args: argparse.Namespace) -> ServerUnderTest:
@@ -195,7 +219,7 @@ def start_reference(args: argparse.Namespace) -> ServerUnderTest:
         stderr=None if args.verbose else subprocess.DEVNULL,
     )
     wait_for_port(port)
-    return ServerUnderTest("reference", port, process)
+    return ServerUnderTest("reference", port, process, env=dict(os.environ))
 
 
 NODE_RELAY = REPO / "bench" / "node"
@@ -213,7 +237,7 @@ def start_node_reference(args: argparse.Namespace) -> ServerUnderTest:
         stderr=None if args.verbose else subprocess.DEVNULL,
     )
     wait_for_port(port)
-    return ServerUnderTest("node", port, process)
+    return ServerUnderTest("node", port, process, env=dict(os.environ))
 
 
 class Deployment:
@@ -372,8 +396,8 @@ class Connected:
     p99_ms: float
 
 
-def connect(generators: Generators, concurrency: int) -> Connected:
-    answers = generators.ask({"cmd": "connect", "concurrency": concurrency})
+def connect(generators: Generators, concurrency: int, resume: bool = False) -> Connected:
+    answers = generators.ask({"cmd": "connect", "concurrency": concurrency, "resume": resume})
     times = sorted(t for a in answers for t in a["admit_seconds"])
     failed = sum(a["failed"] for a in answers)
     if failed:
@@ -608,6 +632,33 @@ def burst(target: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def storm(target: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--burst`` admitted peers, their server killed (SIGKILL) and started again,
+    then every peer back at once with the credentials of its last welcome: the
+    reconnect storm after a failure. Timed from the restarted server's first
+    accepted connection to the last peer admitted again."""
+    if args.split:
+        raise SystemExit("--measure storm runs on one server")
+    with Deployment(target, args) as deployment:
+        sessions = deployment.sessions(args.burst // args.peers, args.peers)
+        generators = Generators(target, sessions, args)
+        connect(generators, args.concurrency)
+        time.sleep(args.drain)  # the last admissions are saved
+        deployment.servers[0].restart()
+        cpu_before = deployment.cpu_seconds()
+        connected = connect(generators, args.concurrency, resume=True)
+        cpu = deployment.cpu_seconds() - cpu_before
+        generators.close()
+    result = {**asdict(connected), "server_cpu_pct": round(100 * cpu / connected.seconds, 1)}
+    print(
+        f"  storm: {connected.peers} peers back in {connected.seconds} s = "
+        f"{connected.admitted_per_s}/s after a crash (each: p50 {connected.p50_ms} ms, "
+        f"p99 {connected.p99_ms} ms), server CPU {result['server_cpu_pct']} %",
+        flush=True,
+    )
+    return result
+
+
 # ------------------------------------------------------------------------------------
 
 
@@ -618,6 +669,7 @@ def ratios(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, float]:
         ("fixed_rate", ("throughput", "fixed", "delivered_per_s")),
         ("memory_per_idle_connection", ("idle", "kib_per_connection")),
         ("admitted_per_s", ("burst", "admitted_per_s")),
+        ("storm_admitted_per_s", ("storm", "admitted_per_s")),
     ):
         a: Any = ours
         b: Any = reference
@@ -629,7 +681,7 @@ def ratios(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, float]:
     return found
 
 
-MEASURES = {"throughput": throughput, "idle": idle, "burst": burst}
+MEASURES = {"throughput": throughput, "idle": idle, "burst": burst, "storm": storm}
 
 
 def main() -> None:
@@ -660,7 +712,7 @@ def main() -> None:
     parser.add_argument("--growth", type=float, default=1.5)
     parser.add_argument("--bisections", type=int, default=3)
     parser.add_argument("--p99-limit", type=float, default=100.0, help="ms")
-    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds a step")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds a step")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--drain", type=float, default=1.0, help="seconds for stragglers")
     parser.add_argument("--idle", type=int, default=5000, help="idle connections to open")
@@ -687,14 +739,14 @@ def main() -> None:
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a maintenance database; databases are made and dropped there",
     )
-    parser.add_argument("--server-cpu", type=int, default=0)
-    parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--server-cpu", type=int, default=0, help="-1: not pinned")
+    parser.add_argument("--client-cpu", type=int, default=1, help="-1: not pinned")
     parser.add_argument("--verbose", action="store_true", help="show the servers' errors")
     args = parser.parse_args()
     # Many connections need many descriptors: take the hard limit (children inherit it).
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if args.client_cpu is not None and hasattr(os, "sched_setaffinity"):
+    if args.client_cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.client_cpu})
     targets = args.target
     results: dict[str, Any] = {"scenario": {k: v for k, v in vars(args).items()}}
