@@ -72,7 +72,10 @@ class DatabaseQueue:
             await asyncio.sleep(0)
             trip, self._waiting = self._waiting, {}
             self.trips += 1
-            answers = await database_sync_to_async(_run_all)(trip)
+            try:
+                answers = await database_sync_to_async(_run_all)(trip)
+            except Exception as exc:  # the trip itself failed: every caller in it hears so
+                answers = {kind: [exc] * len(entries) for kind, entries in trip.items()}
             for kind, entries in trip.items():
                 for (_, answer), result in zip(entries, answers[kind], strict=True):
                     if answer.done():  # its caller went away meanwhile

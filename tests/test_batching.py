@@ -60,6 +60,17 @@ async def test_one_kind_failing_does_not_fail_another_in_the_same_trip() -> None
     assert list(answers) == ["the database went away", 4, "the database went away"]
 
 
+async def test_a_failed_trip_answers_every_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_thread(trip: object) -> object:
+        raise RuntimeError("the database thread is gone")
+
+    monkeypatch.setattr("relay.batching._run_all", no_thread)
+    answers = await asyncio.wait_for(asyncio.gather(_ask(doubled, 2), _ask(doubled, 4)), 5)
+    assert list(answers) == ["the database thread is gone"] * 2
+    monkeypatch.undo()
+    assert await asyncio.wait_for(doubled(3 * 2), 5) == 12  # and the next trip goes
+
+
 def test_each_event_loop_starts_afresh() -> None:
     # Tests run one loop each; a trip left behind by a closed loop must not block.
     assert asyncio.run(doubled(6)) == 12
