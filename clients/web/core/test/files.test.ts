@@ -167,7 +167,10 @@ describe("opening and editing", () => {
     const host = hostDoc("x");
     const update = Y.encodeStateAsUpdate(host);
     const sv = toBase64(Y.encodeStateVector(host));
-    for (const bad of [sv.replace(/=+$/, ""), sv.replace(/\+/g, "-") + "-_", 5, null]) {
+    // The state vector's length depends on Yjs's random client id: its base64 may
+    // need no padding, and then the wrongly padded form is one "=" too many.
+    const badlyPadded = sv.endsWith("=") ? sv.replace(/=+$/, "") : `${sv}=`;
+    for (const bad of [badlyPadded, sv.replace(/\+/g, "-") + "-_", 5, null]) {
       peer.deliver(1, "doc_sync", { path: "README.md", sv: bad }, update);
     }
     peer.deliver(1, "doc_sync", { path: "../README.md", sv }, update);
