@@ -310,8 +310,10 @@ async def test_edits_during_a_network_cut_converge_without_loss_or_duplication(
         host_file.write_text("# shared\nhost line\n")
         guest_file.write_text("guest line\n# shared\n")
         expected = "guest line\n# shared\nhost line\n"
-        await eventually(lambda: content(host_file) == expected, 10, "host converges")
-        await eventually(lambda: content(guest_file) == expected, 10, "guest converges")
+        # Both clients reconnect with backoff (0.2 s doubling, jittered): on a loaded
+        # machine a few attempts can add up to over 10 s before both are back.
+        await eventually(lambda: content(host_file) == expected, 25, "host converges")
+        await eventually(lambda: content(guest_file) == expected, 25, "guest converges")
         # And stays converged: a duplicate would arrive before this later edit does.
         host_file.write_text(expected + "after\n")
         await eventually(lambda: content(guest_file) == expected + "after\n", 10, "in order")
