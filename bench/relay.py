@@ -613,22 +613,30 @@ def idle(target: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _admitted(deployment: Deployment, generators: Generators, args: argparse.Namespace,
+              label: str, resume: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Every peer connected (or back, with ``resume``) at once, timed, with the
+    servers' CPU over that time; printed under ``label``."""
+    cpu_before = deployment.cpu_seconds()
+    connected = connect(generators, args.concurrency, resume=resume)
+    cpu = deployment.cpu_seconds() - cpu_before
+    result = {**asdict(connected), "server_cpu_pct": round(100 * cpu / connected.seconds, 1)}
+    print(
+        f"  {label}: {connected.peers} peers admitted in {connected.seconds} s = "
+        f"{connected.admitted_per_s}/s (each: p50 {connected.p50_ms} ms, "
+        f"p99 {connected.p99_ms} ms), server CPU {result['server_cpu_pct']} %",
+        flush=True,
+    )
+    return result
+
+
 def burst(target: str, args: argparse.Namespace) -> dict[str, Any]:
     with Deployment(target, args) as deployment:
         sessions = deployment.sessions(args.burst // args.peers, args.peers)
         generators = Generators(target, sessions, args)
         time.sleep(1)  # the generators' own start-up is not part of the burst
-        cpu_before = deployment.cpu_seconds()
-        connected = connect(generators, args.concurrency)
-        cpu = deployment.cpu_seconds() - cpu_before
+        result = _admitted(deployment, generators, args, "burst")
         generators.close()
-    result = {**asdict(connected), "server_cpu_pct": round(100 * cpu / connected.seconds, 1)}
-    print(
-        f"  burst: {connected.peers} peers admitted in {connected.seconds} s = "
-        f"{connected.admitted_per_s}/s (each: p50 {connected.p50_ms} ms, "
-        f"p99 {connected.p99_ms} ms), server CPU {result['server_cpu_pct']} %",
-        flush=True,
-    )
     return result
 
 
@@ -645,17 +653,8 @@ def storm(target: str, args: argparse.Namespace) -> dict[str, Any]:
         connect(generators, args.concurrency)
         time.sleep(args.drain)  # the last admissions are saved
         deployment.servers[0].restart()
-        cpu_before = deployment.cpu_seconds()
-        connected = connect(generators, args.concurrency, resume=True)
-        cpu = deployment.cpu_seconds() - cpu_before
+        result = _admitted(deployment, generators, args, "storm after a crash", resume=True)
         generators.close()
-    result = {**asdict(connected), "server_cpu_pct": round(100 * cpu / connected.seconds, 1)}
-    print(
-        f"  storm: {connected.peers} peers back in {connected.seconds} s = "
-        f"{connected.admitted_per_s}/s after a crash (each: p50 {connected.p50_ms} ms, "
-        f"p99 {connected.p99_ms} ms), server CPU {result['server_cpu_pct']} %",
-        flush=True,
-    )
     return result
 
 

@@ -18,13 +18,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 
 from relay.models import Participant, Session
 
 LEAVING = ("left", "removed", "denied")
 
-# What a participant row says, in the order ``participant_values`` gives it.
+# What a participant row says, in the order ``_participant_params`` gives it.
 PARTICIPANT_COLUMNS = [
     "session_id",
     "peer_id",
@@ -68,23 +68,23 @@ SESSION_LOADED = [
     "last_guest_left_at",
     "peak_peers",
 ]
+# A participant's row without what only history reads (its counters, when it joined).
 PARTICIPANT_LOADED = [
-    "session_id",
-    "peer_id",
-    "display_name",
-    "role",
-    "state",
-    "read_only",
-    "secret_hash",
-    "proven_secret_hash",
-    "client",
-    "address",
-    "admitted_at",
-    "left_at",
+    c for c in PARTICIPANT_COLUMNS if c not in ("joined", "frames_sent", "bytes_sent")
 ]
-READ_DATETIMES = {"created", "last_activity", "first_guest_at", "last_guest_left_at",
-                  "admitted_at", "left_at"}  # fmt: skip
-READ_BOOLEANS = {"auto_admit", "read_only"}
+# Columns whose values SQLite returns as text (datetimes) or 0/1 (booleans).
+READ_DATETIMES = {
+    f.column
+    for model in (Session, Participant)
+    for f in model._meta.fields
+    if isinstance(f, models.DateTimeField)
+}
+READ_BOOLEANS = {
+    f.column
+    for model in (Session, Participant)
+    for f in model._meta.fields
+    if isinstance(f, models.BooleanField)
+}
 
 
 def _q(name: str) -> str:
