@@ -8,8 +8,8 @@ counts no sockets per address. Its protocols are subclassed here:
   first byte (or of the connection); otherwise the answer is 408 and the socket
   closes. A WebSocket handshake is such a request.
 - a request head (request line and headers) larger than ``CT_MAX_HEADER_BYTES`` is
-  answered 431 and the socket closes. h11 has such a bound, but checks it only
-  while a head is incomplete: a huge head sent in one go passes.
+  answered 431 and the socket closes, before the parser sees it (httptools sets no
+  bound of its own).
 - one client (an IPv4 address, an IPv6 /64) holds at most
   ``CT_MAX_SOCKETS_PER_ADDRESS`` sockets, HTTP and WebSocket together; past that,
   new ones are closed at once. A trusted reverse proxy carries everyone's
@@ -24,9 +24,8 @@ import ipaddress
 import logging
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from relay.addresses import client_key
@@ -97,7 +96,6 @@ class GuardedConfig(uvicorn.Config):
         options.update(
             http=GuardedHttpProtocol,
             ws=GuardedWebSocketProtocol,
-            h11_max_incomplete_event_size=max_head_bytes,
         )
         super().__init__(app, **options)
         self.socket_counts = sockets
@@ -105,13 +103,17 @@ class GuardedConfig(uvicorn.Config):
         self.max_head_bytes = max_head_bytes
 
 
-class GuardedHttpProtocol(H11Protocol):
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (the C parser: a WebSocket handshake costs about
+    a tenth of h11's pure-Python parse, docs/benchmarks.md) under the guards above."""
+
     config: GuardedConfig
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._slot: str | None = None  # the key this socket counts under, while it does
+        self._awaiting_head = True  # between requests, or inside a request's head
         self._head = b""  # the start of the current request, until its head is complete
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -133,22 +135,29 @@ class GuardedHttpProtocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.IDLE:  # a request head is arriving
+        if self._awaiting_head:
             if self._deadline is None:
                 self._arm()  # the first byte of the next request on a kept-alive connection
             if self._head_too_large(data):
                 self._refuse(HEAD_TOO_LARGE)
                 return
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._head = b""  # the head is complete; the next request starts afresh
         upgraded = self.transport.get_protocol()
         if upgraded is not self:  # the WebSocket protocol now holds the socket and its slot
             self._disarm()
             assert isinstance(upgraded, GuardedWebSocketProtocol)
             upgraded.slot, self._slot = self._slot, None
-        elif self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
-            self._disarm()  # the whole request is here
+
+    # The parser's callbacks, called from within super().data_received.
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        self._head = b""  # the next request starts afresh
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._awaiting_head = True
+        self._disarm()  # the whole request is here
+        super().on_message_complete()
 
     def _head_too_large(self, data: bytes) -> bool:
         limit = self.config.max_head_bytes
