@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
-SERVER_PACKAGES := ctserver relay licensing dashboard
+SERVER_PACKAGES := ctserver relay licensing dashboard sso
 
 # Production-like settings for `check --deploy` (no secrets here are real).
 DEPLOY_ENV := CT_SERVER_URL=https://ct.example.com \

@@ -69,6 +69,41 @@ class Monitoring:
     noclients: bool  # CT_NOCLIENTS: no /clients/ page nor downloads
 
 
+# CT_SSO_PROVIDER: which provider's habits to expect (docs/sso.md).
+SSO_PROVIDERS = ("GENERIC", "OKTA", "AZURE", "ADFS", "AUTH0", "KEYCLOAK", "ORACLE")
+SSO_VARIABLES = (
+    "CT_SSO_CLIENT_ID",
+    "CT_SSO_CLIENT_SECRET",
+    "CT_SSO_TOKEN_ENDPT",
+    "CT_SSO_PROVIDER",
+    "CT_SSO_ADMIN_GROUP",
+    "CT_SSO_GROUPS_CLAIM",
+    "CT_SSO_SCOPES",
+    "CT_SSO_TIMEOUT",
+    "CT_SSO_ALLOW_UNVERIFIED_GUESTS",
+    "CT_SSO_TOKEN_LIFETIME",
+    "CT_SSO_REFRESH_LIFETIME",
+)
+
+
+@dataclass(frozen=True)
+class Sso:
+    """Single sign-on with an OpenID Connect provider; None in ``Config`` when off."""
+
+    issuer: str  # CT_SSO_SYSTEM_BASE_URL, without a trailing slash
+    client_id: str
+    client_secret: str
+    token_endpoint: str | None  # CT_SSO_TOKEN_ENDPT: instead of the discovered one
+    provider: str  # one of SSO_PROVIDERS, lower case
+    admin_group: str | None  # members reach the dashboard, logs and admin
+    groups_claim: str  # the claim that lists a user's groups
+    scopes: str  # asked of the provider
+    timeout: float  # seconds for any call to the provider
+    allow_unverified_guests: bool  # a host may admit guests who have no SSO account
+    token_lifetime: int  # seconds a client's access token is valid (ctclient login)
+    refresh_lifetime: int  # seconds a client may renew it without signing in again
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path
@@ -108,6 +143,7 @@ class Config:
     license_file: Path | None
     relay: RelayLimits
     monitoring: Monitoring
+    sso: Sso | None
 
 
 class _Reader:
@@ -179,6 +215,24 @@ class _Reader:
         if value.upper() not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
         return value.upper()
+
+    def url(self, name: str, what: str) -> str | None:
+        """An absolute https URL; plain http only to this machine (a test provider)."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if not parts.hostname or parts.query or parts.fragment:
+            raise ConfigError(
+                f"{name} must be {what} such as https://sso.example.com, got {value!r}"
+            )
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ConfigError(
+                f"{name} must be an https URL (plain http is allowed only to this machine), "
+                f"got {value!r}"
+            )
+        return value.rstrip("/")
 
     def path(self, name: str) -> Path | None:
         value = self.raw(name)
@@ -382,6 +436,49 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         license_file=reader.path("CT_LICENSE_FILE"),
         relay=relay,
         monitoring=_monitoring(reader),
+        sso=_sso(reader),
+    )
+
+
+def _sso(reader: _Reader) -> Sso | None:
+    """CT_SSO_SYSTEM_BASE_URL turns single sign-on on; the rest then must be whole."""
+    issuer = reader.url("CT_SSO_SYSTEM_BASE_URL", "the OpenID provider's issuer URL")
+    if issuer is None:
+        given = [name for name in SSO_VARIABLES if reader.raw(name) is not None]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} set, but not CT_SSO_SYSTEM_BASE_URL (the provider's "
+                "issuer URL), which turns single sign-on on"
+            )
+        return None
+    client_id = reader.string("CT_SSO_CLIENT_ID")
+    client_secret = reader.string("CT_SSO_CLIENT_SECRET")
+    pairs = (("CT_SSO_CLIENT_ID", client_id), ("CT_SSO_CLIENT_SECRET", client_secret))
+    missing = [name for name, value in pairs if value is None]
+    if missing or client_id is None or client_secret is None:
+        raise ConfigError(
+            f"Single sign-on is on (CT_SSO_SYSTEM_BASE_URL is set) but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not: register ctserver with the provider "
+            "and give its client id and secret (docs/sso.md)"
+        )
+    scopes = reader.string("CT_SSO_SCOPES", "openid email profile") or ""
+    if "openid" not in scopes.split():
+        raise ConfigError(f"CT_SSO_SCOPES must include openid, got {scopes!r}")
+    return Sso(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        token_endpoint=reader.url("CT_SSO_TOKEN_ENDPT", "the provider's token endpoint URL"),
+        provider=reader.choice("CT_SSO_PROVIDER", "GENERIC", SSO_PROVIDERS).lower(),
+        admin_group=reader.string("CT_SSO_ADMIN_GROUP"),
+        groups_claim=reader.string("CT_SSO_GROUPS_CLAIM", "groups") or "groups",
+        scopes=" ".join(scopes.split()),
+        timeout=reader.number("CT_SSO_TIMEOUT", 5.0, 0.5, 60.0),
+        allow_unverified_guests=reader.boolean("CT_SSO_ALLOW_UNVERIFIED_GUESTS", False),
+        token_lifetime=reader.integer("CT_SSO_TOKEN_LIFETIME", 3600, 10, 86400, "seconds"),
+        refresh_lifetime=reader.integer(
+            "CT_SSO_REFRESH_LIFETIME", 30 * 86400, 60, 365 * 86400, "seconds"
+        ),
     )
 
 

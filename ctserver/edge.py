@@ -95,7 +95,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse_handshake(receive: Receive, send: Send, refusal: ApiError) -> None:
+async def refuse_handshake(receive: Receive, send: Send, refusal: ApiError) -> None:
     await receive()  # websocket.connect
     await send(
         {
@@ -114,7 +114,7 @@ def require_tls_websockets(app: Any, required: bool) -> Any:
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope.get("scheme") == "ws":
             refusal = ApiError(403, "https_required", "connect with wss:// to the HTTPS address")
-            await _refuse_handshake(receive, send, refusal)
+            await refuse_handshake(receive, send, refusal)
         else:
             await app(scope, receive, send)
 
@@ -123,4 +123,4 @@ def require_tls_websockets(app: Any, required: bool) -> Any:
 
 async def websocket_not_found(scope: Scope, receive: Receive, send: Send) -> None:
     refusal = ApiError(404, "not_found", "no WebSocket is served at this path")
-    await _refuse_handshake(receive, send, refusal)
+    await refuse_handshake(receive, send, refusal)

@@ -1,8 +1,9 @@
 """Health endpoints, answered before Django's middleware so they stay cheap.
 
 ``/ct-health/`` says the process serves (liveness); ``/ct-health/ready/`` checks
-the database and, when configured, Redis and this server's bus to the others
-(relay/bus.py, once a cross-server session started it), and answers 503 with the
+the database and, when configured, Redis, this server's bus to the others
+(relay/bus.py, once a cross-server session started it) and the single sign-on
+provider's discovery document (until it has been read once), and answers 503 with the
 reasons while any of them fails (readiness). Neither needs authentication or a valid Host
 header: load balancers probe by IP address.
 """
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 
 from ctserver import __version__
 from relay.cluster import running_bus
+from sso.discovery import DISCOVERY
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -71,6 +73,11 @@ async def readiness() -> tuple[int, dict[str, Any]]:
         checks["redis"] = await _outcome(_check_redis(settings.CONFIG.redis_url, timeout), timeout)
     if (bus := _bus_outcome()) is not None:
         checks["bus"] = bus
+    if settings.CONFIG.sso is not None:
+        # Until the provider's discovery document has been read, nobody can sign in.
+        # Once read it is kept, so a provider outage later does not take every server
+        # out of its balancer (signed-in users go on working).
+        checks["sso"] = await _outcome(asyncio.to_thread(DISCOVERY.endpoints), timeout)
     ready = all(result == "ok" for result in checks.values())
     return (200 if ready else 503), {
         "status": "ready" if ready else "unavailable",

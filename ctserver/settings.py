@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "relay",
     "licensing",
     "dashboard",
+    "sso",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # With CT_SSO_SYSTEM_BASE_URL: nothing but the sign-in pages for anonymous users.
+    "sso.gate.sign_in_required",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
@@ -133,6 +136,8 @@ LOGOUT_REDIRECT_URL = "dashboard:login"
 AUTHENTICATION_BACKENDS = [
     "dashboard.signin.SignInThrottle",
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on (docs/sso.md); it signs nobody in while CT_SSO_* is not set.
+    "sso.backend.SsoBackend",
 ]
 # Failures are rows in the database: they survive restarts and every server counts
 # the same ones. An address and a user name are each locked on their own.
@@ -146,6 +151,20 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "dashboard.signin.client_address"
 AXES_LOCKOUT_CALLABLE = "dashboard.signin.locked_out"
+
+# mozilla-django-oidc (sso/): the provider's endpoints come from its discovery
+# document (sso/discovery.py), the client's values from CT_SSO_*.
+if CONFIG.sso is not None:
+    OIDC_RP_CLIENT_ID = CONFIG.sso.client_id
+    OIDC_RP_CLIENT_SECRET = CONFIG.sso.client_secret
+    OIDC_RP_SCOPES = CONFIG.sso.scopes
+    OIDC_TIMEOUT = CONFIG.sso.timeout
+OIDC_RP_SIGN_ALGO = "RS256"  # sso/backend.py accepts the provider's asymmetric algorithms
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for the provider's logout
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+LOGIN_REDIRECT_URL_FAILURE = "/sso/logout"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -174,12 +193,14 @@ SECURE_HSTS_PRELOAD = CONFIG.hsts_preload
 # No SECURE_PROXY_SSL_HEADER: uvicorn already takes the scheme and client address
 # from forwarded headers, and only when they come from CT_TRUSTED_PROXIES.
 X_FRAME_OPTIONS = "DENY"
+_SSO_ORIGINS = ["{0.scheme}://{0.netloc}".format(urlsplit(CONFIG.sso.issuer))] if CONFIG.sso else []
 # Every page loads only what this server serves: no CDN, no inline script or style.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "base-uri": [SELF],
-        "form-action": [SELF],
+        # The sign-out form redirects to the provider's logout page.
+        "form-action": [SELF, *_SSO_ORIGINS],
         "frame-ancestors": [NONE],
         "object-src": [NONE],
     }

@@ -14,6 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from dashboard.clients import build_python_client
 from dashboard.credentials import ensure_dashboard_account, log_generated_password
+from sso.discovery import check_at_startup
 
 logger = logging.getLogger("ctserver")
 
@@ -29,6 +30,7 @@ def prepare() -> None:
         log_generated_password(account.username, account.generated_password)
     else:
         logger.info("Dashboard user %r (from %s)", account.username, account.source)
+    check_at_startup()  # single sign-on: a warning when the provider cannot be reached
     if config.monitoring.noclients:
         logger.info("Client downloads are off (CT_NOCLIENTS): /clients/ answers 404")
         return

@@ -21,5 +21,6 @@ urlpatterns = [
     path("logs/files/<str:name>", log_views.log_file, name="log_file"),
     path("metrics", include("dashboard.prometheus")),  # CT_PROMETHEUS_ENABLED, else 404
     path("admin/", admin.site.urls),
+    path("sso/", include("sso.urls")),
     path("", include("relay.urls")),
 ]

@@ -1,0 +1,194 @@
+"""Single sign-on end to end: a real OpenID provider (npm oidc-provider) on
+loopback, a real ctserver, Chromium driven by Playwright. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import websockets
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.support.browser import chromium, screenshot
+from tests.support.oidc import OidcProvider, running_provider
+from tests.support.ports import free_port
+from tests.support.server import ServerProcess, plain_http_env
+
+StartServer = Callable[..., ServerProcess]
+BREAK_GLASS_USER, BREAK_GLASS_PASSWORD = "operator", "Break-glass-password-5172"
+
+
+@dataclass
+class SsoDeployment:
+    server: ServerProcess
+    provider: OidcProvider
+
+
+@pytest.fixture
+def deployment(start_server: StartServer) -> Iterator[SsoDeployment]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running_provider(url) as provider:
+        server = start_server(
+            **plain_http_env(
+                CT_HTTP_PORT=str(port),
+                CT_DASHBOARD_USER=BREAK_GLASS_USER,
+                CT_DASHBOARD_PASSWORD=BREAK_GLASS_PASSWORD,
+                **provider.server_env(),
+            )
+        )
+        yield SsoDeployment(server, provider)
+
+
+@pytest.fixture
+async def browser_context() -> AsyncIterator[BrowserContext]:
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1200, "height": 800})
+        context.set_default_timeout(15_000)
+        yield context
+        await context.close()
+
+
+async def provider_sign_in(page: Page, account: str) -> None:
+    """oidc-provider's development sign-in page: any password."""
+    await page.locator("input[name=login]").fill(account)
+    await page.locator("input[name=password]").fill("any password")
+    await page.get_by_role("button", name="Sign-in").click()
+
+
+def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, object]]:
+    """Status and JSON body ({} for a page)."""
+    request = urllib.request.Request(url, data=body, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, content = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, content = error.code, error.read()
+    try:
+        return status, json.loads(content)
+    except ValueError:
+        return status, {}
+
+
+async def test_nothing_but_health_works_anonymously(deployment: SsoDeployment) -> None:
+    base = deployment.server.http_url
+    assert http("GET", f"{base}/ct-health/")[0] == 200
+    status, body = http("POST", f"{base}/api/v1/sessions", b"{}")
+    assert status == 401
+    assert body["error"] == {
+        "code": "sign_in_required",
+        "message": "sign in first: this server admits only users of its single sign-on",
+    }
+    for path in ("/clients/", "/join/abcdefghijklmnopqrstuv", "/dashboard/sessions/"):
+        assert http("GET", base + path)[0] == 401, path
+    ws_url = base.replace("http", "ws", 1) + "/ws/v1/sessions/abcdefghijklmnopqrstuv"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(ws_url):
+            pass
+    assert refused.value.response.status_code == 401
+    assert b"sign_in_required" in refused.value.response.body
+
+
+async def test_a_join_link_survives_sign_in_and_its_key_never_leaves_the_browser(
+    deployment: SsoDeployment, browser_context: BrowserContext
+) -> None:
+    server, provider = deployment.server, deployment.provider
+    page = await browser_context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    key = "k" * 43
+    link = f"{server.http_url}/join/abcdefghijklmnopqrstuv#{key}"
+
+    await page.goto(link)
+    await expect(page).to_have_url(re.compile("^" + re.escape(provider.issuer)))
+    await screenshot(page, "sso-provider-sign-in")
+    await provider_sign_in(page, "grace")
+    # Back on the page the link named, with its fragment.
+    await expect(page).to_have_url(link)
+    assert not any(key in url for url in requested), "the key was in a requested address"
+
+    # The browser is signed in: its session cookie opens the relay's WebSocket too.
+    cookies = {c["name"]: c["value"] for c in await browser_context.cookies(server.http_url)}
+    ws_url = server.http_url.replace("http", "ws", 1) + "/ws/v1/sessions/abcdefghijklmnopqrstuv"
+    cookie = f"sessionid={cookies['sessionid']}"
+    async with websockets.connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
+        # An unknown session: accepted, then closed with 4004 (docs/protocol.md §4).
+        await ws.send(json.dumps({"type": "hello", "role": "guest", "name": "Grace"}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4004
+
+
+async def test_admins_come_from_the_admin_group_and_break_glass_is_logged(
+    deployment: SsoDeployment, browser_context: BrowserContext
+) -> None:
+    server = deployment.server
+    page = await browser_context.new_page()
+    await page.goto(f"{server.http_url}/dashboard/")
+    await provider_sign_in(page, "ada")  # in ct-admins
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await expect(page.get_by_role("button", name="Sign out Ada Lovelace")).to_be_visible()
+    await screenshot(page, "sso-admin-dashboard")
+    assert "Signed in through single sign-on: Ada Lovelace <ada@example.com>" in server.output
+
+    # Signing out goes through the provider's logout and back to /sso/logout.
+    await page.get_by_role("button", name="Sign out Ada Lovelace").click()
+    await page.get_by_role("button", name=re.compile("yes", re.I)).click()
+    await expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+    assert http("GET", f"{server.http_url}/clients/")[0] == 401
+
+    # Someone outside the group is signed in, but the dashboard is not theirs.
+    other = await browser_context.new_page()
+    await browser_context.clear_cookies()
+    await other.goto(f"{server.http_url}/dashboard/")
+    await provider_sign_in(other, "grace")
+    await expect(other).to_have_url(re.compile(r"/dashboard/login/"))
+    assert http("GET", f"{server.http_url}/admin/")[0] in (302, 401)
+
+    # The environment's credentials still work, and say so in the log.
+    await browser_context.clear_cookies()
+    glass = await browser_context.new_page()
+    await glass.goto(f"{server.http_url}/dashboard/login/")
+    await glass.get_by_label("User name").fill(BREAK_GLASS_USER)
+    await glass.get_by_label("Password").fill(BREAK_GLASS_PASSWORD)
+    await glass.get_by_role("button", name="Sign in").click()
+    await expect(glass.get_by_role("heading", name="Dashboard")).to_be_visible()
+    assert "Break-glass sign-in as 'operator'" in server.output
+
+
+async def test_a_provider_that_is_down_is_said_clearly_and_never_hangs(
+    start_server: StartServer, browser_context: BrowserContext
+) -> None:
+    port = free_port()
+    provider = OidcProvider(f"http://127.0.0.1:{port}")  # not started: nothing listens
+    server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **provider.server_env()))
+    assert "Single sign-on: the provider" in server.output
+    assert "is unavailable" in server.output
+    status, body = http("GET", f"{server.http_url}/ct-health/ready/")
+    assert status == 503
+    assert str(body["checks"]["sso"]).startswith("error:")  # type: ignore[index]
+
+    page = await browser_context.new_page()
+    response = await page.goto(f"{server.http_url}/sso/login")
+    assert response is not None and response.status == 503
+    await expect(page.get_by_role("heading", name="Sign-in is unavailable")).to_be_visible()
+    await expect(page.locator(".error")).to_contain_text("cannot be reached")
+    await screenshot(page, "sso-provider-down")
+
+    # It recovers by itself once the provider answers.
+    provider.start()
+    try:
+        assert http("GET", f"{server.http_url}/ct-health/ready/")[0] == 200
+        await page.goto(f"{server.http_url}/clients/")
+        await provider_sign_in(page, "grace")
+        await expect(page).to_have_url(f"{server.http_url}/clients/")
+    finally:
+        provider.stop()
