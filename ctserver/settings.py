@@ -7,6 +7,7 @@ Nothing below reads the environment directly.
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "oauth2_provider",
     "channels",
 ]
 
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A client's own token (ctclient login) in "Authorization: Bearer": sso/tokens.py.
+    "oauth2_provider.middleware.OAuth2TokenMiddleware",
     # With CT_SSO_SYSTEM_BASE_URL: nothing but the sign-in pages for anonymous users.
     "sso.gate.sign_in_required",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -138,6 +142,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     # Single sign-on (docs/sso.md); it signs nobody in while CT_SSO_* is not set.
     "sso.backend.SsoBackend",
+    "oauth2_provider.backends.OAuth2Backend",  # bearer tokens issued under /oauth/
 ]
 # Failures are rows in the database: they survive restarts and every server counts
 # the same ones. An address and a user name are each locked on their own.
@@ -165,6 +170,26 @@ OIDC_USE_NONCE = True
 OIDC_STORE_ID_TOKEN = True  # the hint for the provider's logout
 OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
 LOGIN_REDIRECT_URL_FAILURE = "/sso/logout"
+
+# django-oauth-toolkit: with SSO on, this server issues its own short-lived,
+# renewable, revocable tokens to its clients (ctclient login), after they sign in
+# through the provider; /oauth/ exists only then (ctserver/urls.py, sso/tokens.py).
+_SSO = CONFIG.sso
+if CONFIG.server_scheme == "http":
+    # oauthlib refuses plain-HTTP requests unless told: the operator chose an http://
+    # CT_SERVER_URL (manage.py check --deploy warns, ctserver.W002).
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": _SSO.token_lifetime if _SSO else 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": _SSO.refresh_lifetime if _SSO else 30 * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a stolen, already used refresh token revokes all
+    "PKCE_REQUIRED": True,
+    "SCOPES": {"sessions": "Host and join sessions"},
+    "DEFAULT_SCOPES": ["sessions"],
+    "OAUTH_DEVICE_VERIFICATION_URI": CONFIG.server_url + "/oauth/device/",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],  # http: loopback only (the clients)
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

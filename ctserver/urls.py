@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from dashboard import client_pages, log_views
+from sso.tokens import sso_token_urls
 
 admin.site.site_header = "ctserver administration"
 admin.site.site_title = "ctserver"
@@ -22,5 +23,6 @@ urlpatterns = [
     path("metrics", include("dashboard.prometheus")),  # CT_PROMETHEUS_ENABLED, else 404
     path("admin/", admin.site.urls),
     path("sso/", include("sso.urls")),
+    *sso_token_urls(),
     path("", include("relay.urls")),
 ]

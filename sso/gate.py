@@ -23,10 +23,15 @@ from django.utils.module_loading import import_string
 
 from ctserver.edge import refuse_handshake
 from relay.api import ApiError
+from sso.tokens import TOKEN_EXPIRED, TOKEN_INVALID, bearer_token, check_access_token
 
 # Reachable without signing in: the sign-in pages, what they load, the break-glass
-# password form, and /metrics, which has its own token (CT_METRICS_TOKEN).
-OPEN_PREFIXES = ("/sso/", "/static/", "/dashboard/login/", "/admin/login/", "/metrics")
+# password form, /metrics, which has its own token (CT_METRICS_TOKEN), and the
+# token endpoints clients call before they have a token (sso/tokens.py).
+OPEN_PREFIXES = (
+    *("/sso/", "/static/", "/dashboard/login/", "/admin/login/", "/metrics"),
+    *("/oauth/token/", "/oauth/revoke_token/", "/oauth/device-authorization/"),
+)
 
 SIGN_IN_REQUIRED = "sign_in_required"
 SIGN_IN_MESSAGE = "sign in first: this server admits only users of its single sign-on"
@@ -47,10 +52,24 @@ def sign_in_required(get_response: Callable[[HttpRequest], Any]) -> Callable[[Ht
     return middleware
 
 
+def token_refusal(authorization: str) -> ApiError:
+    """Why a request or handshake that is not signed in is refused: its token, if it
+    brought one, says which (a client renews an expired one, signs in again else)."""
+    token = bearer_token(authorization)
+    refusal = check_access_token(token).refusal if token else None
+    if refusal == TOKEN_EXPIRED:
+        return ApiError(401, TOKEN_EXPIRED, "the access token has expired: renew it")
+    if refusal == TOKEN_INVALID:
+        return ApiError(401, TOKEN_INVALID, "the access token is unknown or revoked: sign in again")
+    return ApiError(401, SIGN_IN_REQUIRED, SIGN_IN_MESSAGE)
+
+
 def refusal(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
+    authorization = request.headers.get("Authorization", "")
+    if authorization or request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
+        refused = token_refusal(authorization)
         response = JsonResponse(
-            {"error": {"code": SIGN_IN_REQUIRED, "message": SIGN_IN_MESSAGE}}, status=401
+            {"error": {"code": refused.code, "message": refused.message}}, status=401
         )
         response["WWW-Authenticate"] = 'Bearer realm="ctserver"'
         return response
@@ -59,7 +78,18 @@ def refusal(request: HttpRequest) -> HttpResponse:
 
 
 @sync_to_async
-def _signed_in_user(session_key: str) -> Any:
+def _handshake_user(session_key: str | None, authorization: str) -> Any:
+    """The user a handshake comes from (its token, else its session cookie), or the
+    refusal (ApiError) when it comes from nobody."""
+    token = bearer_token(authorization)
+    if token is not None:
+        check = check_access_token(token)
+        return check.user if check.user is not None else token_refusal(authorization)
+    user = _session_user(session_key) if session_key else None
+    return user if user is not None else token_refusal("")
+
+
+def _session_user(session_key: str) -> Any:
     """The active user a session cookie stands for, as Django's own get_user checks
     it (the session's auth hash included), or None."""
     engine = import_string(settings.SESSION_ENGINE)
@@ -78,14 +108,19 @@ def _signed_in_user(session_key: str) -> Any:
     return user
 
 
-def _cookie(scope: dict[str, Any], name: str) -> str | None:
+def _header(scope: dict[str, Any], name: bytes, cookie: str | None = None) -> str | None:
+    """A header's value, or with ``cookie`` that cookie's value from the Cookie header."""
     headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
     for header, value in headers:
-        if header == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                key, _, content = part.strip().partition("=")
-                if key == name and content:
-                    return content
+        if header != name:
+            continue
+        text = value.decode("latin-1")
+        if cookie is None:
+            return text
+        for part in text.split(";"):
+            key, _, content = part.strip().partition("=")
+            if key == cookie and content:
+                return content
     return None
 
 
@@ -97,10 +132,10 @@ def require_signed_in_websockets(app: Any) -> Any:
         if settings.CONFIG.sso is None:
             await app(scope, receive, send)
             return
-        session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
-        user = await _signed_in_user(session_key) if session_key else None
-        if user is None:
-            await refuse_handshake(receive, send, ApiError(401, SIGN_IN_REQUIRED, SIGN_IN_MESSAGE))
+        session_key = _header(scope, b"cookie", settings.SESSION_COOKIE_NAME)
+        user = await _handshake_user(session_key, _header(scope, b"authorization") or "")
+        if isinstance(user, ApiError):
+            await refuse_handshake(receive, send, user)
             return
         await app({**scope, "ct_user": user}, receive, send)
 

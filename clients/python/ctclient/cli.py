@@ -5,6 +5,8 @@
     ctclient join URL DIR [--name NAME] [--open PATH ...] [--ca-file PEM | --fingerprint FP]
     ctclient status DIR
     ctclient open DIR/PATH
+    ctclient login --server URL [--device] [--no-browser]
+    ctclient logout --server URL
 
 This module parses the command line and runs the command: ``host`` is in
 hosting.py, ``join`` in joining.py, exit codes in outcomes.py. The join link is
@@ -35,6 +37,7 @@ from ctclient.outcomes import (
     say,
     show,
 )
+from ctclient.signin import login, logout
 from ctclient.trust import Untrusted
 
 try:  # present in the copy a ctserver offers for download under /clients/
@@ -157,6 +160,20 @@ def parser() -> argparse.ArgumentParser:
         "status", help="who is in the session and who has which file open", epilog=epilog
     )
     showing.add_argument("dir", help="a folder being hosted or joined")
+    signing_in = commands.add_parser(
+        "login", help="sign in to a server that uses single sign-on", formatter_class=fmt
+    )
+    signing_in.add_argument("--server", default=DEFAULT_SERVER, required=DEFAULT_SERVER is None)
+    signing_in.add_argument(
+        "--device", action="store_true", help="sign in on another device with a code"
+    )
+    signing_in.add_argument(
+        "--no-browser", action="store_true", help="print the sign-in address instead of opening it"
+    )
+    add_trust_options(signing_in)
+    signing_out = commands.add_parser("logout", help="revoke and forget this server's token")
+    signing_out.add_argument("--server", default=DEFAULT_SERVER, required=DEFAULT_SERVER is None)
+    add_trust_options(signing_out)
     opening = commands.add_parser("open", help="open a shared file in a running join")
     opening.add_argument("path", help="DIR/PATH of a file in a joined folder")
     return top
@@ -188,6 +205,12 @@ def _main(argv: Iterable[str] | None) -> int:
         return status(args)
     if args.command == "open":
         return open_file(args)
+    if args.command in ("login", "logout"):
+        try:
+            return login(args) if args.command == "login" else logout(args)
+        except (Untrusted, CtClientError) as exc:
+            say(f"ctclient: {exc}")
+            return 3
     try:
         return asyncio.run(run(args))
     except BadLink as exc:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ctclient.auth import ServerAuth
 from ctclient.control import ControlDir
 from ctclient.errors import CtClientError
 from ctclient.files import Folder
@@ -80,11 +81,14 @@ async def host(args: argparse.Namespace) -> int:
         say(f"ctclient: {root} is not a folder")
         return 2
     context = context_for(args.server, args.ca_file, args.fingerprint)
+    auth = ServerAuth(args.server, context)  # sends a token only after `ctclient login`
     link, secret = await create_session(
-        args.server, name=args.name, auto_admit=args.auto_admit, ssl_context=context
+        args.server, name=args.name, auto_admit=args.auto_admit, ssl_context=context, auth=auth
     )
     show(str(link))  # the session id in it is the server's
-    peer = await Peer(link, name=args.name, host_secret=secret, ssl_context=context).start()
+    peer = await Peer(
+        link, name=args.name, host_secret=secret, ssl_context=context, auth=auth
+    ).start()
 
     share = HostShare(
         Folder(root),

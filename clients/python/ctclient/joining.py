@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from ctclient.auth import ServerAuth
 from ctclient.control import ControlDir
 from ctclient.errors import CtClientError
 from ctclient.files import Folder
@@ -38,10 +39,9 @@ async def join(args: argparse.Namespace) -> int:
     link = JoinLink.parse(args.url)
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
+    context = context_for(link.server_url, args.ca_file, args.fingerprint)
     peer = await Peer(
-        link,
-        name=args.name,
-        ssl_context=context_for(link.server_url, args.ca_file, args.fingerprint),
+        link, name=args.name, ssl_context=context, auth=ServerAuth(link.server_url, context)
     ).start()
     if peer.state == "lobby":
         say("Waiting for the host to admit you...")

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from ctclient.auth import ServerAuth
 from ctclient.crypto import SessionCipher, new_key
 from ctclient.errors import CtClientError, DecryptError, ServerError, SessionClosed
 from ctclient.frames import BadFrame, parse_control
@@ -38,12 +39,18 @@ USER_AGENT = "ctclient/0.1"
 # with back-off during a session, final at the first connection like any close).
 # 1002, 1007 and 1009 close a connection that broke the WebSocket or ctserver
 # protocol, either way (this client closes with them when the server's frames do).
-FINAL_CLOSE_CODES = frozenset({1000, 1002, 1007, 1009, *range(4000, 4008), *range(4009, 4019)})
+FINAL_CLOSE_CODES = frozenset(
+    {1000, 1002, 1007, 1008, 1009, *range(4000, 4008), *range(4009, 4019)}
+)
 PROTOCOL_ERROR = 1002
 # No ctserver relays a frame over 64 MiB (the largest CT_MAX_FRAME_BYTES it accepts).
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 # The close code of a ``closed`` event for a failure inside ctclient itself.
 CLIENT_FAILURE = 1011
+# The close code of a ``closed`` event when the server refused the handshake because
+# nobody is signed in (401: sign_in_required, token_invalid; docs/protocol.md §4).
+# No connection was made, so no close frame exists: 1008 is "policy violation".
+SIGN_IN_CLOSE = 1008
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,12 @@ class Event:
 
 
 def _http_json(
-    method: str, url: str, body: dict[str, Any] | None, context: ssl.SSLContext | None, sticky: str
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    context: ssl.SSLContext | None,
+    sticky: str,
+    auth: ServerAuth | None = None,
 ) -> dict[str, Any]:
     request = urllib.request.Request(  # noqa: S310 (the caller's server URL)
         url,
@@ -81,6 +93,7 @@ def _http_json(
             "Content-Type": "application/json",
             "ctstickiness": sticky,
             "User-Agent": USER_AGENT,
+            **(auth.headers() if auth is not None else {}),
         },
     )
     try:
@@ -102,6 +115,18 @@ def _server_error(exc: urllib.error.HTTPError) -> ServerError:
     return ServerError(exc.code, code, message, _seconds(exc.headers.get("Retry-After")))
 
 
+def _handshake_refusal(exc: InvalidStatus) -> ServerError | None:
+    """A 401 handshake refusal as the protocol's error (§4), else None."""
+    response = exc.response
+    if response.status_code != 401:
+        return None
+    try:
+        error = json.loads(response.body or b"")["error"]
+        return ServerError(401, str(error["code"]), str(error["message"]))
+    except (ValueError, KeyError, TypeError):
+        return ServerError(401, "sign_in_required", "the server asks to sign in")
+
+
 def _seconds(retry_after: str | None) -> int | None:
     """A ``Retry-After`` in seconds (the server never sends the HTTP-date form)."""
     try:
@@ -117,8 +142,10 @@ async def create_session(
     name: str = "Host",
     auto_admit: bool = False,
     ssl_context: ssl.SSLContext | None = None,
+    auth: ServerAuth | None = None,
 ) -> tuple[JoinLink, str]:
-    """Create a session; returns the join link (with a fresh key) and the host secret."""
+    """Create a session; returns the join link (with a fresh key) and the host secret.
+    ``auth``: this server's token, when it uses single sign-on (ctclient.auth)."""
     server_url = server_url.rstrip("/")
     created = await asyncio.to_thread(
         _http_json,
@@ -127,6 +154,7 @@ async def create_session(
         {"name": name, "auto_admit": auto_admit},
         ssl_context,
         secrets.token_hex(8),
+        auth,
     )
     session_id = str(created.get("session_id"))
     if not SESSION_ID.fullmatch(session_id):  # it goes into URLs and the printed link
@@ -154,8 +182,10 @@ class Peer:
         ssl_context: ssl.SSLContext | None = None,
         policy: ReconnectPolicy | None = None,
         client: str = USER_AGENT,
+        auth: ServerAuth | None = None,
     ) -> None:
         self.link = link
+        self.auth = auth
         self.name = name
         self.host_secret = host_secret
         self.role = "host" if host_secret else "guest"
@@ -246,10 +276,25 @@ class Peer:
 
     async def _connect_once(self) -> tuple[int, str]:
         """One connection, from handshake to close: its close code and reason."""
+        for renewed in (False, True):
+            headers = await asyncio.to_thread(self.auth.headers) if self.auth else {}
+            try:
+                return await self._converse_once(headers)
+            except InvalidStatus as exc:
+                refusal = _handshake_refusal(exc)
+                if refusal is None:
+                    return 1006, f"cannot reach {self.link.server_url}: {exc}"
+                if refusal.code == "token_expired" and self.auth and not renewed:
+                    await asyncio.to_thread(self.auth.renew)  # clocks differ: renew, retry
+                    continue
+                return SIGN_IN_CLOSE, f"{refusal} (sign in with: ctclient login --server URL)"
+        raise AssertionError("unreachable")
+
+    async def _converse_once(self, headers: dict[str, str]) -> tuple[int, str]:
         try:
             async with connect(
                 self.link.websocket_url,
-                additional_headers={"ctstickiness": self.link.session_id},
+                additional_headers={"ctstickiness": self.link.session_id, **headers},
                 user_agent_header=USER_AGENT,
                 ssl=self._ssl if self.link.websocket_url.startswith("wss:") else None,
                 compression=None,  # ciphertext does not compress
@@ -262,6 +307,8 @@ class Peer:
                 return await self._converse(ws)
         except ConnectionClosed as exc:
             return _close_of(exc)
+        except InvalidStatus:
+            raise
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return 1006, f"cannot reach {self.link.server_url}: {exc}"
 
