@@ -18,6 +18,9 @@ from relay.models import Participant, Session
 PARTICIPANT_FIELDS = (
     "peer_id",
     "display_name",
+    "email",
+    "verified",
+    "subject",
     "role",
     "state",
     "read_only",
@@ -71,7 +74,12 @@ class SessionAdmin(ReadOnlyAdmin):
         "bytes_relayed",
     )
     list_filter = (OpenFilter, "end_reason", "created", "ended", "auto_admit")
-    search_fields = ("session_id", "participants__display_name", "created_by")
+    search_fields = (
+        "session_id",
+        "participants__display_name",
+        "participants__email",
+        "created_by",
+    )
     date_hierarchy = "created"
     fields = (
         "session_id",
@@ -92,8 +100,18 @@ class SessionAdmin(ReadOnlyAdmin):
 
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyAdmin):
-    list_display = ("session", "peer_id", "display_name", "role", "state", "client", "joined")
+    list_display = (
+        "session",
+        "peer_id",
+        "display_name",
+        "email",
+        "verified",
+        "role",
+        "state",
+        "client",
+        "joined",
+    )
     list_filter = ("role", "state", "read_only", "joined")
-    search_fields = ("display_name", "session__session_id", "client", "address")
+    search_fields = ("display_name", "email", "subject", "session__session_id", "client", "address")
     list_select_related = ("session",)
     fields = ("session", *PARTICIPANT_FIELDS)

@@ -64,6 +64,11 @@ class Open:
     key: str  # names the socket in every later message, both ways
     server_id: str  # where the owner sends its answers
     address: str  # the client's, for the per-address limits
+    # Who signed in, with single sign-on (relay/identity.py); "" and 0 without it.
+    name: str
+    email: str
+    subject: str
+    verification: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,9 @@ from relay.bus import (
     Text,
 )
 from relay.connection import Connection
+from relay.identity import PeerIdentity
+from relay.identity import from_wire as identity_from_wire
+from relay.identity import to_wire as identity_to_wire
 from relay.outbox import Outbox
 from relay.protocol import CloseCode, fatal
 from relay.rooms import ROOMS
@@ -99,10 +102,18 @@ class Cluster:
 
     # -- proxy side ----------------------------------------------------------------------
 
-    def open_proxy(self, session_id: str, owner: str, outbox: Outbox, address: str) -> str:
+    def open_proxy(
+        self,
+        session_id: str,
+        owner: str,
+        outbox: Outbox,
+        address: str,
+        identity: PeerIdentity | None = None,
+    ) -> str:
         key = f"{self.bus.server_id}:{next(self._numbers)}"
         self._proxied[key] = ProxiedSocket(session_id, owner, outbox)
-        self.bus.send(owner, Open(session_id, key, self.bus.server_id, address))
+        who = identity_to_wire(identity)
+        self.bus.send(owner, Open(session_id, key, self.bus.server_id, address, *who))
         return key
 
     def forward(self, key: str, kind: str, payload: str | bytes | None = None) -> None:
@@ -146,7 +157,10 @@ class Cluster:
     def _open_remote(self, message: Open) -> None:
         link = RemoteLink(self.bus, message.server_id, message.key)
         limits = settings.CONFIG.relay
-        peer = RemotePeer(Connection(message.session_id, link, limits, message.address))
+        identity = identity_from_wire(
+            message.name, message.email, message.subject, message.verification
+        )
+        peer = RemotePeer(Connection(message.session_id, link, limits, message.address, identity))
         peer.inbox.put_nowait(message)
         peer.task = asyncio.get_running_loop().create_task(self._serve_remote(message.key, peer))
         self._remote[message.key] = peer

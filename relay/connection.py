@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from dataclasses import replace
 from typing import Any, Protocol
 
 from django.db import DatabaseError
 
+from relay.identity import PeerIdentity
 from relay.limits import ConnectionBudget, RelayLimits
 from relay.places import as_error, take_place
 from relay.protocol import (
     CloseCode,
     Command,
+    Hello,
     ProtocolError,
     error_frame,
     fatal,
@@ -42,10 +45,16 @@ class ClosableLink(Link, Protocol):
 
 class Connection:
     def __init__(
-        self, session_id: str, link: ClosableLink, limits: RelayLimits, address: str = ""
+        self,
+        session_id: str,
+        link: ClosableLink,
+        limits: RelayLimits,
+        address: str = "",
+        identity: PeerIdentity | None = None,
     ) -> None:
         self.session_id = session_id
         self.address = address  # the client's, for the per-address limits
+        self.identity = identity  # with single sign-on: who signed in (relay/identity.py)
         self.link = link
         self.limits = limits
         self.peer: Peer | None = None
@@ -120,17 +129,42 @@ class Connection:
             self.link.close(CloseCode.SERVICE_RESTART)
         await ROOMS.flush(room)
 
+    def _signed_in(self, hello: Hello) -> Hello:
+        """With single sign-on, the verified name replaces the one ``hello`` chose; a
+        host must have signed in (a guest may not have, when the server allows it)."""
+        identity = self.identity
+        if identity is None:
+            return hello
+        if not identity.verified:
+            if hello.role == "host":
+                raise fatal(CloseCode.NOT_AUTHENTICATED, "a host must sign in")
+            return hello
+        return replace(hello, name=identity.name)
+
+    def _same_person(self, peer: Peer | None) -> None:
+        """Resuming a peer, or the host, takes the identity it had: another signed-in
+        user holding its secrets is refused."""
+        identity = self.identity
+        if peer is None or identity is None or peer.verified is None:
+            return
+        if (identity.verified, identity.subject) != (peer.verified, peer.subject):
+            raise fatal(CloseCode.NOT_AUTHENTICATED, "these credentials belong to someone else")
+
     async def _hello(self, room: Room, frame: dict[str, Any]) -> None:
-        hello = parse_hello(frame)
+        hello = self._signed_in(parse_hello(frame))
         secret = secrets.token_urlsafe(32)
         if hello.role == "host":
             room.check_host_secret(hello.host_secret)
+            self._same_person(room.host)
             await self._place(room, HOST_PEER_ID)
             self._check_still_served(room)
-            self.peer = room.join_host(hello, self.link, secret, time.time(), self.address)
+            self.peer = room.join_host(
+                hello, self.link, secret, time.time(), self.address, self.identity
+            )
         elif hello.resume_peer_id is not None:
             peer = room.resuming(hello)
-            if peer.state == "admitted" or room.would_admit(peer.address):
+            self._same_person(peer)
+            if peer.state == "admitted" or room.would_admit(peer.address, peer.verified):
                 await self._place(room, peer.peer_id)  # counted elsewhere before a failover
             self._check_still_served(room)
             self.peer = room.resume(hello, self.link, secret, time.time(), self.address)
@@ -146,11 +180,12 @@ class Connection:
                 ) from None
             if peer_id == 0 or room.ended_reason is not None:
                 raise fatal(CloseCode.SESSION_NOT_FOUND, "unknown or ended session")
-            if room.would_admit(self.address):
+            verified = None if self.identity is None else self.identity.verified
+            if room.would_admit(self.address, verified):
                 await self._place(room, peer_id)
             self._check_still_served(room)
             self.peer = room.join_guest(
-                hello, peer_id, secret, self.link, time.time(), self.address
+                hello, peer_id, secret, self.link, time.time(), self.address, self.identity
             )
         if self._hello_timer is not None:
             self._hello_timer.cancel()

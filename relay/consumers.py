@@ -15,6 +15,7 @@ from dashboard import events
 from relay.addresses import scope_client
 from relay.cluster import Cluster, get_cluster
 from relay.connection import Connection
+from relay.identity import PeerIdentity
 from relay.limits import ConnectionCounts
 from relay.outbox import Outbox
 from relay.protocol import CloseCode, ProtocolError, error_frame, fatal
@@ -78,6 +79,8 @@ class RelayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.outbox = Outbox(self.base_send, limits.send_queue_bytes)
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         self.address = scope_client(self.scope)
+        # Who signed in, with single sign-on (sso/gate.py); None without it.
+        self.identity: PeerIdentity | None = self.scope.get("ct_identity")
         self.counted = False
         self.connection: Connection | None = None
         self.proxy: tuple[Cluster, str] | None = None
@@ -104,10 +107,14 @@ class RelayConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     problem = cluster.bus.problem
                     if problem is not None:  # the owner's answers could not reach us
                         raise BusUnavailable(problem)
-                    key = cluster.open_proxy(session_id, owner, self.outbox, self.address)
+                    key = cluster.open_proxy(
+                        session_id, owner, self.outbox, self.address, self.identity
+                    )
                     self.proxy = cluster, key
             if self.proxy is None:
-                self.connection = Connection(session_id, self.outbox, limits, self.address)
+                self.connection = Connection(
+                    session_id, self.outbox, limits, self.address, self.identity
+                )
                 await self.connection.open()
         except Exception as exc:  # Redis or the database is out: the client retries later
             if not OUTAGE.is_set():  # once per outage, not once per reconnect attempt

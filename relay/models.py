@@ -63,6 +63,11 @@ class Participant(models.Model):
     client = models.CharField(max_length=64, blank=True)
     # The guest's address: a removed or denied guest's address is remembered per session.
     address = models.CharField(max_length=64, blank=True)
+    # With single sign-on (relay/identity.py): whether the provider vouched for this
+    # peer, and its address and subject there. Null: the server did not use SSO.
+    verified = models.BooleanField(null=True, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
     joined = models.DateTimeField(auto_now_add=True)
     admitted_at = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)

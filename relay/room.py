@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from relay.identity import PeerIdentity
 from relay.limits import RelayLimits, TokenBucket
 from relay.protocol import (
     KIND_BROADCAST,
@@ -82,6 +83,11 @@ class Peer:
     frames_sent: int = 0
     bytes_sent: int = 0
     admitted_at: float | None = None  # when it was first let in (epoch seconds)
+    # With single sign-on (relay/identity.py): verified or not, its address and
+    # subject at the provider. None: the server does not use single sign-on.
+    verified: bool | None = None
+    email: str = ""
+    subject: str = ""
 
     @property
     def is_host(self) -> bool:
@@ -89,13 +95,28 @@ class Peer:
 
     def describe(self, state: str | None = None) -> dict[str, Any]:
         """The peer object of docs/protocol.md §5.2 (``state`` overrides the live one)."""
-        return {
+        described = {
             "peer_id": self.peer_id,
             "name": self.name,
             "role": self.role,
             "state": state or ("away" if self.link is None else self.state),
             "read_only": self.read_only,
         }
+        if self.verified is not None:  # single sign-on: who this is, as the provider says
+            described["verified"] = self.verified
+            described["email"] = self.email
+        return described
+
+    def who(self) -> dict[str, Any]:
+        """The identity fields of its history and sessions.log lines (none without SSO)."""
+        if self.verified is None:
+            return {}
+        return {"email": self.email, "subject": self.subject, "verified": self.verified}
+
+    def take_identity(self, identity: PeerIdentity | None) -> None:
+        if identity is not None:
+            self.verified = identity.verified
+            self.email, self.subject = identity.email, identity.subject
 
 
 @dataclass
@@ -223,7 +244,13 @@ class Room:
             raise fatal(CloseCode.NOT_AUTHENTICATED, "wrong host secret")
 
     def join_host(
-        self, hello: Hello, link: Link, new_secret: str, now: float, address: str = ""
+        self,
+        hello: Hello,
+        link: Link,
+        new_secret: str,
+        now: float,
+        address: str = "",
+        identity: PeerIdentity | None = None,
     ) -> Peer:
         """The host says hello: first time, or again after a drop (host secret suffices)."""
         self.check_host_secret(hello.host_secret)
@@ -232,6 +259,7 @@ class Room:
         was_away = host is not None and host.link is None
         if host is None:
             host = Peer(HOST_PEER_ID, hello.name, "host", "admitted", False, "", hello.client)
+            host.take_identity(identity)
             host.admitted_at = now
             self.peers[HOST_PEER_ID] = host
         self._connect(host, link, new_secret, resumed, address, now)
@@ -282,7 +310,14 @@ class Room:
         return None
 
     def join_guest(
-        self, hello: Hello, peer_id: int, secret: str, link: Link, now: float, address: str = ""
+        self,
+        hello: Hello,
+        peer_id: int,
+        secret: str,
+        link: Link,
+        now: float,
+        address: str = "",
+        identity: PeerIdentity | None = None,
     ) -> Peer:
         """A new guest: into the lobby, or admitted at once when the session auto-admits."""
         if len(self.peers) >= self.limits.max_peers:
@@ -295,10 +330,13 @@ class Room:
         guest = Peer(peer_id, hello.name, "guest", "lobby", False, secret_digest(secret))
         guest.client = hello.client
         guest.address = address
+        guest.take_identity(identity)
         guest.waiting_since = now
         self.peers[peer_id] = guest
         self._attach(guest, link)
-        self._audit("join_requested", peer=peer_id, name=guest.name, client=guest.client)
+        self._audit(
+            "join_requested", peer=peer_id, name=guest.name, client=guest.client, **guest.who()
+        )
         self._save(guest)
         self.last_activity = now
         link.post(self._welcome(guest, secret, False))
@@ -335,13 +373,16 @@ class Room:
             self._announce("back", peer)
         return peer
 
-    def would_admit(self, address: str) -> bool:
+    def would_admit(self, address: str, verified: bool | None = None) -> bool:
         """Whether a guest from ``address`` is admitted without asking the host: the
-        session auto-admits, except an address the host removed someone from."""
+        session auto-admits, except an address the host removed someone from, and a
+        guest without a single sign-on account (the host always decides on those)."""
+        if verified is False:
+            return False
         return self.auto_admit and address not in self.removed_addresses
 
     def _admits_itself(self, guest: Peer) -> bool:
-        return self.would_admit(guest.address) and self.places.holds(guest.peer_id)
+        return self.would_admit(guest.address, guest.verified) and self.places.holds(guest.peer_id)
 
     def _ask_host(self, guest: Peer, now: float) -> None:
         """Admit the guest, or ask the host: once per host connection, however often
@@ -362,7 +403,7 @@ class Room:
         self.last_guest_left_at = None
         self._refresh_receivers()
         self._save(guest)
-        self._audit("admitted", peer=guest.peer_id, name=guest.name)
+        self._audit("admitted", peer=guest.peer_id, name=guest.name, **guest.who())
         if guest.link is not None:
             guest.link.post(control("admitted", peers=[p.describe() for p in self._admitted()]))
         self._announce("admitted", guest)
@@ -376,7 +417,7 @@ class Room:
         was_admitted_guest = peer.state == "admitted" and not peer.is_host
         self._remember(peer, state, now)
         self._save(peer, state)
-        self._audit(event, peer=peer.peer_id, name=peer.name, **why)
+        self._audit(event, peer=peer.peer_id, name=peer.name, **why, **peer.who())
         self._refresh_receivers()
         if peer.link is not None and code is not None:
             peer.link.close(code)

@@ -36,6 +36,9 @@ PARTICIPANT_COLUMNS = [
     "proven_secret_hash",
     "client",
     "address",
+    "verified",
+    "email",
+    "subject",
     "joined",
     "admitted_at",
     "left_at",
@@ -101,7 +104,7 @@ def _read(column: str, value: Any) -> Any:
     if column in READ_DATETIMES and isinstance(value, str):
         moment = datetime.fromisoformat(value)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if column in READ_BOOLEANS:
+    if column in READ_BOOLEANS and value is not None:  # a nullable boolean stays None
         return bool(value)
     return value
 

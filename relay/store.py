@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from relay import audit, rows
+from relay.identity import PeerIdentity
 from relay.limits import RelayLimits
 from relay.models import Participant, Session
 from relay.room import Peer, Pending, Room, secret_digest
@@ -75,7 +76,11 @@ def _counters(room: Room) -> dict[str, object]:
 
 
 def create_session(
-    auto_admit: bool, host_name: str, address: str, limits: RelayLimits
+    auto_admit: bool,
+    host_name: str,
+    address: str,
+    limits: RelayLimits,
+    host: PeerIdentity | None = None,
 ) -> CreatedSession:
     """A new open session, within the deployment's and the address's limits.
 
@@ -94,7 +99,10 @@ def create_session(
             last_activity=timezone.now(),
         )
     # Recorded once the row is committed: the log never names a session that is not.
-    audit.record("created", session_id, host_name=host_name, auto_admit=auto_admit, address=address)
+    who = {} if host is None else {"email": host.email, "subject": host.subject}
+    audit.record(
+        "created", session_id, host_name=host_name, auto_admit=auto_admit, address=address, **who
+    )
     return CreatedSession(session_id, host_secret)
 
 
@@ -173,6 +181,9 @@ def _add_participant(room: Room, part: dict[str, Any], now: float) -> None:
             proven_secret_hash=part["proven_secret_hash"],
             client=part["client"],
             address=address,
+            verified=part["verified"],
+            email=part["email"],
+            subject=part["subject"],
             admitted_at=_epoch(part["admitted_at"]),
             away_since=now,
             waiting_since=now if state == Participant.State.LOBBY else None,
@@ -324,6 +335,9 @@ def _participant_row(room: Room, peer: Peer, state: str, now: datetime) -> dict[
         "proven_secret_hash": peer.proven_secret_hash,
         "client": peer.client,
         "address": peer.address,
+        "verified": peer.verified,
+        "email": peer.email,
+        "subject": peer.subject,
         "joined": now,
         "admitted_at": _moment(peer.admitted_at),
         "left_at": now if state in rows.LEAVING else None,

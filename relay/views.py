@@ -15,6 +15,7 @@ from relay import store
 from relay.addresses import request_client
 from relay.api import ApiError, parse_create
 from relay.protocol import VERSION
+from sso.gate import identity_of
 
 logger = logging.getLogger("ctserver.relay")
 
@@ -42,8 +43,12 @@ def create_session(request: HttpRequest) -> HttpResponse:
         return _error(exc)
     limits = settings.CONFIG.relay
     address = request_client(request.META)
+    # With single sign-on the session history names who created it, as verified.
+    signed_in = settings.CONFIG.sso is not None and request.user.is_authenticated
+    host = identity_of(request.user) if signed_in else None
+    name = host.name if host is not None else wanted.name
     try:
-        created = store.create_session(wanted.auto_admit, wanted.name, address, limits)
+        created = store.create_session(wanted.auto_admit, name, address, limits, host)
     except store.TooManySessions:
         return _error(ApiError(503, "too_many_sessions", "the server has too many open sessions"))
     except store.TooManyFromAddress:

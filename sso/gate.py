@@ -16,6 +16,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
@@ -23,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from ctserver.edge import refuse_handshake
 from relay.api import ApiError
+from relay.identity import UNVERIFIED, PeerIdentity
 from sso.tokens import TOKEN_EXPIRED, TOKEN_INVALID, bearer_token, check_access_token
 
 # Reachable without signing in: the sign-in pages, what they load, the break-glass
@@ -45,6 +47,7 @@ def sign_in_required(get_response: Callable[[HttpRequest], Any]) -> Callable[[Ht
             settings.CONFIG.sso is None
             or request.user.is_authenticated
             or request.path.startswith(OPEN_PREFIXES)
+            or _unverified_guest(request)
         ):
             return get_response(request)
         return refusal(request)
@@ -64,6 +67,25 @@ def token_refusal(authorization: str) -> ApiError:
     return ApiError(401, SIGN_IN_REQUIRED, SIGN_IN_MESSAGE)
 
 
+GUEST_CHOICE = "unverified"  # ?as=unverified on a join page (sign_in_first.html)
+
+
+def unverified_guests_allowed() -> bool:
+    sso = settings.CONFIG.sso
+    return sso is not None and sso.allow_unverified_guests
+
+
+def _unverified_guest(request: HttpRequest) -> bool:
+    """A join page asked for without signing in, where the server lets hosts admit
+    guests who have no SSO account (CT_SSO_ALLOW_UNVERIFIED_GUESTS)."""
+    return (
+        unverified_guests_allowed()
+        and request.method in ("GET", "HEAD")
+        and request.path.startswith("/join/")
+        and request.GET.get("as") == GUEST_CHOICE
+    )
+
+
 def refusal(request: HttpRequest) -> HttpResponse:
     authorization = request.headers.get("Authorization", "")
     if authorization or request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
@@ -73,20 +95,39 @@ def refusal(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = 'Bearer realm="ctserver"'
         return response
-    # A page: 401 too, with a page whose script goes to /sso/login and back.
-    return render(request, "sso/sign_in_first.html", status=401)
+    # A page: 401 too, with a page whose script goes to /sso/login and back (or,
+    # for a join page where that is allowed, offers to join without signing in).
+    choice = unverified_guests_allowed() and request.path.startswith("/join/")
+    return render(request, "sso/sign_in_first.html", {"guest_choice": choice}, status=401)
 
 
 @sync_to_async
-def _handshake_user(session_key: str | None, authorization: str) -> Any:
-    """The user a handshake comes from (its token, else its session cookie), or the
-    refusal (ApiError) when it comes from nobody."""
+def _handshake_identity(session_key: str | None, authorization: str) -> PeerIdentity | ApiError:
+    """Who a handshake comes from (its token, else its session cookie), or the
+    refusal when it comes from nobody (unless unverified guests are allowed)."""
     token = bearer_token(authorization)
     if token is not None:
         check = check_access_token(token)
-        return check.user if check.user is not None else token_refusal(authorization)
+        if check.user is None:
+            return token_refusal(authorization)
+        return identity_of(check.user)
     user = _session_user(session_key) if session_key else None
-    return user if user is not None else token_refusal("")
+    if user is not None:
+        return identity_of(user)
+    sso = settings.CONFIG.sso
+    if sso is not None and sso.allow_unverified_guests:
+        return UNVERIFIED  # a guest only: relay/connection.py refuses such a host
+    return token_refusal("")
+
+
+def identity_of(user: Any) -> PeerIdentity:
+    """A signed-in user as the relay shows them: the provider's identity, or for a
+    break-glass account (the environment's credentials) its user name."""
+    try:
+        sso = user.sso_identity
+    except ObjectDoesNotExist:
+        return PeerIdentity(True, user.get_username()[:64], user.email, f"local:{user.pk}")
+    return PeerIdentity(True, sso.name, sso.email, sso.subject)
 
 
 def _session_user(session_key: str) -> Any:
@@ -125,18 +166,18 @@ def _header(scope: dict[str, Any], name: bytes, cookie: str | None = None) -> st
 
 
 def require_signed_in_websockets(app: Any) -> Any:
-    """Refuse a WebSocket handshake from nobody in particular while SSO is on; the
-    user it comes from is put in the scope (``ct_user``)."""
+    """Refuse a WebSocket handshake from nobody in particular while SSO is on; who
+    it comes from is put in the scope (``ct_identity``, relay/identity.py)."""
 
     async def gate(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if settings.CONFIG.sso is None:
             await app(scope, receive, send)
             return
         session_key = _header(scope, b"cookie", settings.SESSION_COOKIE_NAME)
-        user = await _handshake_user(session_key, _header(scope, b"authorization") or "")
-        if isinstance(user, ApiError):
-            await refuse_handshake(receive, send, user)
+        identity = await _handshake_identity(session_key, _header(scope, b"authorization") or "")
+        if isinstance(identity, ApiError):
+            await refuse_handshake(receive, send, identity)
             return
-        await app({**scope, "ct_user": user}, receive, send)
+        await app({**scope, "ct_identity": identity}, receive, send)
 
     return gate

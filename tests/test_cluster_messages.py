@@ -35,7 +35,14 @@ from relay.protocol import CloseCode
 NOWHERE = "redis://127.0.0.1:1/0"  # never connected: these buses do not start
 
 EVERY_KIND = [
-    (Open("s1", "p:1", "p", "192.0.2.7"), ["open", "s1", "p:1", "p", "192.0.2.7"]),
+    (
+        Open("s1", "p:1", "p", "192.0.2.7", "", "", "", 0),
+        ["open", "s1", "p:1", "p", "192.0.2.7", "", "", "", 0],
+    ),
+    (
+        Open("s1", "p:2", "p", "192.0.2.7", "Ada", "ada@example.com", "sub-1", 2),
+        ["open", "s1", "p:2", "p", "192.0.2.7", "Ada", "ada@example.com", "sub-1", 2],
+    ),
     (Text("s1", "p:1", '{"type":"hello"}'), ["text", "s1", "p:1", '{"type":"hello"}']),
     (Bytes("s1", "p:1", b""), ["bytes", "s1", "p:1", b""]),
     (Lost("s1", "p:1"), ["lost", "s1", "p:1"]),

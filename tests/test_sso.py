@@ -10,6 +10,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from ctclient.outcomes import who
 from django.contrib.auth import get_user_model
 
 from ctserver.config import ConfigError, Sso, load_config
@@ -231,3 +232,16 @@ def test_a_user_is_found_again_by_subject_and_admin_rights_follow_the_group() ->
     other = save_identity(ISSUER, identity_from_claims({"sub": "s2", "email": "new@x.org"}, sso))
     assert other.pk != first.pk
     assert get_user_model().objects.get(pk=other.pk).username == username_for(ISSUER, "s2")
+
+
+# --- how clients show an identity ------------------------------------------------
+
+
+def test_ctclient_shows_who_a_peer_is() -> None:
+    assert who({"name": "Ada"}) == "Ada"  # no single sign-on
+    assert who({"name": "Ada", "verified": True, "email": "ada@example.com"}) == (
+        "Ada <ada@example.com>"
+    )
+    assert who({"name": "Visitor", "verified": False, "email": ""}) == (
+        "Visitor (unverified: not signed in)"
+    )

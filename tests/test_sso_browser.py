@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 import websockets
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, expect
 
 from tests.support.browser import chromium, screenshot
-from tests.support.oidc import OidcProvider, running_provider
+from tests.support.oidc import OidcProvider, provider_sign_in, running_provider
 from tests.support.ports import free_port
 from tests.support.server import ServerProcess, plain_http_env
 
@@ -53,13 +53,6 @@ async def browser_context() -> AsyncIterator[BrowserContext]:
         context.set_default_timeout(15_000)
         yield context
         await context.close()
-
-
-async def provider_sign_in(page: Page, account: str) -> None:
-    """oidc-provider's development sign-in page: any password."""
-    await page.locator("input[name=login]").fill(account)
-    await page.locator("input[name=password]").fill("any password")
-    await page.get_by_role("button", name="Sign-in").click()
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, object]]:

@@ -5,7 +5,6 @@ provider (npm oidc-provider) and a real ctserver, the browser being Chromium."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -23,10 +22,10 @@ import websockets
 from ctclient.auth import ServerAuth, Tokens, TokenStore, renew
 from ctclient.errors import ServerError
 from ctclient.peer import Peer, create_session
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, expect
 
 from tests.support.browser import chromium, screenshot
-from tests.support.oidc import running_provider
+from tests.support.oidc import Login, provider_sign_in, running_provider
 from tests.support.ports import free_port
 from tests.support.server import ServerProcess, plain_http_env
 
@@ -56,37 +55,6 @@ def config_home(tmp_path: Path) -> Path:
     return tmp_path / "config"
 
 
-class Login:
-    """``ctclient login`` in its own process, as a person runs it."""
-
-    def __init__(self, server: ServerProcess, config_home: Path, *options: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ctclient.cli", "login", "--server", server.http_url, *options],
-            env={**os.environ, "XDG_CONFIG_HOME": str(config_home)},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-
-    async def line(self, pattern: str) -> re.Match[str]:
-        assert self.process.stderr is not None
-        while True:
-            line = await asyncio.wait_for(asyncio.to_thread(self.process.stderr.readline), 20)
-            assert line, f"ctclient ended before printing {pattern!r}: {self.lines}"
-            self.lines.append(line)
-            if found := re.search(pattern, line):
-                return found
-
-    async def finish(self) -> int:
-        return await asyncio.to_thread(self.process.wait, 30)
-
-
-async def provider_sign_in(page: Page, account: str) -> None:
-    await page.locator("input[name=login]").fill(account)
-    await page.locator("input[name=password]").fill("any password")
-    await page.get_by_role("button", name="Sign-in").click()
-
-
 def request(url: str, token: str | None, body: bytes | None = b"{}") -> tuple[int, str]:
     """POST (or GET without a body) with a bearer token: status and error code."""
     headers = {"Content-Type": "application/json"}
@@ -114,7 +82,7 @@ async def handshake_status(server: ServerProcess, token: str) -> tuple[int, str]
 async def test_login_through_the_browser_then_host_renew_expire_and_logout(
     server: ServerProcess, browser: BrowserContext, config_home: Path
 ) -> None:
-    login = Login(server, config_home, "--no-browser")
+    login = Login(server.http_url, config_home, "--no-browser")
     address = (await login.line(r"(http://\S+/oauth/authorize/\S+)")).group(1)
     page = await browser.new_page()
     await page.goto(address)  # as the system browser would
@@ -186,7 +154,7 @@ async def test_login_through_the_browser_then_host_renew_expire_and_logout(
 async def test_login_with_a_device_code(
     server: ServerProcess, browser: BrowserContext, config_home: Path
 ) -> None:
-    login = Login(server, config_home, "--device")
+    login = Login(server.http_url, config_home, "--device")
     verification = (await login.line(r"open (http://\S+)")).group(1)
     code = (await login.line(r"enter the code (\S+)")).group(1)
     assert verification == f"{server.http_url}/oauth/device/"

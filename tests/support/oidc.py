@@ -7,11 +7,14 @@ repository); several test processes share one install, under a file lock.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import BrowserContext, Page, expect
 
 from tests.support.ports import free_port, wait_for_port
 
@@ -117,3 +121,51 @@ def running_provider(server_url: str, **options: Any) -> Iterator[OidcProvider]:
         yield provider
     finally:
         provider.stop()
+
+
+async def provider_sign_in(page: Page, account: str) -> None:
+    """oidc-provider's development sign-in page: an account of ACCOUNTS, any password."""
+    await page.locator("input[name=login]").fill(account)
+    await page.locator("input[name=password]").fill("any password")
+    await page.get_by_role("button", name="Sign-in").click()
+
+
+class Login:
+    """``ctclient login`` in its own process, as a person runs it."""
+
+    def __init__(self, server_url: str, config_home: Path, *options: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ctclient.cli", "login", "--server", server_url, *options],
+            env={**os.environ, "XDG_CONFIG_HOME": str(config_home)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    async def line(self, pattern: str) -> re.Match[str]:
+        assert self.process.stderr is not None
+        while True:
+            line = await asyncio.wait_for(asyncio.to_thread(self.process.stderr.readline), 20)
+            assert line, f"ctclient ended before printing {pattern!r}: {self.lines}"
+            self.lines.append(line)
+            if found := re.search(pattern, line):
+                return found
+
+    async def finish(self) -> int:
+        return await asyncio.to_thread(self.process.wait, 30)
+
+
+async def ctclient_login(
+    server_url: str, browser: BrowserContext, account: str, config_home: Path
+) -> Path:
+    """``ctclient login`` completed in the browser as ``account``: its tokens file."""
+    login = Login(server_url, config_home, "--no-browser")
+    address = (await login.line(r"(http://\S+/oauth/authorize/\S+)")).group(1)
+    page = await browser.new_page()
+    await page.goto(address)
+    await provider_sign_in(page, account)
+    await page.get_by_role("button", name="Allow").click()
+    await expect(page.get_by_text("Signed in: you can close this page")).to_be_visible()
+    assert await login.finish() == 0, login.lines
+    await page.close()
+    return config_home / "ctclient" / "tokens.json"

@@ -16,7 +16,7 @@ from ctclient.control import ControlDir
 from ctclient.errors import CtClientError
 from ctclient.files import Folder
 from ctclient.live import next_event, status_of, stop_tasks, watch
-from ctclient.outcomes import close_exit, closed_because, say, show
+from ctclient.outcomes import close_exit, closed_because, say, show, who
 from ctclient.peer import Peer, create_session
 from ctclient.sharing import HostShare
 from ctclient.trust import context_for
@@ -64,7 +64,7 @@ async def decide(peer: Peer, terminal: Terminal, guest: dict[str, Any], waiting:
     """Ask about one guest, unless it stopped waiting before its question's turn."""
     peer_id = guest["peer_id"]
     answer = await terminal.ask(
-        f"{guest['name']} wants to join. Admit? [y/N]", lambda: peer_id in waiting
+        f"{who(guest)} wants to join. Admit? [y/N]", lambda: peer_id in waiting
     )
     if answer is None:
         return
@@ -179,10 +179,10 @@ async def presence(
     if what in ("admitted", "back"):
         await share.resend_cursor()
     if what == "admitted":
-        say(f"{guest['name']} joined")
+        say(f"{who(guest)} joined")
         await adopt(peer, share, guest, all_read_only)
     elif what in ("left", "removed"):
-        say(f"{guest['name']} left")
+        say(f"{who(guest)} left")
         await share.forget(guest["peer_id"])
     elif what == "read_only":
         share.set_read_only(guest["peer_id"], guest["read_only"])

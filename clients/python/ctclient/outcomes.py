@@ -101,6 +101,16 @@ def printable(text: str) -> str:
     return "".join(_escaped(c) if unicodedata.category(c) in UNSAFE_CATEGORIES else c for c in text)
 
 
+def who(peer: dict[str, Any]) -> str:
+    """A peer object (docs/protocol.md §5.2) for people: its name, and with single
+    sign-on its address, or that nobody vouched for it. Escaped by ``say``."""
+    name = str(peer.get("name", "?"))
+    if peer.get("verified") is False:
+        return f"{name} (unverified: not signed in)"
+    email = peer.get("email")
+    return f"{name} <{email}>" if isinstance(email, str) and email else name
+
+
 def closed_because(data: dict[str, Any]) -> str:
     """A close in words; the server's reason (or the error that preceded the close)
     follows in parentheses, as it may say more (how long to wait, which limit)."""

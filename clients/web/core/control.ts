@@ -153,6 +153,10 @@ export interface PeerInfo {
   readonly role: Role;
   readonly state: PeerState;
   readonly readOnly: boolean;
+  /** Single sign-on (§5.2): whether the provider vouched for this peer; null without SSO. */
+  readonly verified: boolean | null;
+  /** Its address at the provider ("" when none, or without SSO). */
+  readonly email: string;
 }
 
 export interface SessionInfo {
@@ -243,16 +247,20 @@ export function parsePeer(value: unknown): PeerInfo | null {
   const role = member(value, "role");
   const state = member(value, "state");
   const readOnly = member(value, "read_only");
+  const verified = member(value, "verified") ?? null;
+  const email = member(value, "email") ?? "";
   if (
     !isPeerId(peerId) ||
     typeof name !== "string" ||
     !oneOf(role, ["host", "guest"] as const) ||
     !oneOf(state, ["lobby", "admitted", "away"] as const) ||
-    typeof readOnly !== "boolean"
+    typeof readOnly !== "boolean" ||
+    (verified !== null && typeof verified !== "boolean") ||
+    typeof email !== "string"
   ) {
     return null;
   }
-  return { peerId, name, role, state, readOnly };
+  return { peerId, name, role, state, readOnly, verified, email };
 }
 
 function peer(object: Members): PeerInfo {

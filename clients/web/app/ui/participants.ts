@@ -47,6 +47,13 @@ export class Participants {
       peer.role === "host" ? h("span", { className: "badge host", text: "host" }) : null,
       peer.readOnly ? h("span", { className: "badge read-only", text: "read-only" }) : null,
       peer.state === "away" ? h("span", { className: "badge away", text: "away" }) : null,
+      peer.verified === false
+        ? h("span", {
+            className: "badge unverified",
+            text: "unverified",
+            attrs: { title: "Not signed in: the host let this guest in without an account" },
+          })
+        : null,
     ];
     const files = open.map((path) =>
       h("li", {}, [
@@ -67,12 +74,17 @@ export class Participants {
           "data-role": peer.role,
           "data-read-only": String(peer.readOnly),
           "data-state": peer.state,
+          "data-verified": String(peer.verified),
         },
       },
       [
         h("div", { className: "participant-head" }, [
           swatch(colour),
-          h("span", { className: "participant-name", text: peer.name }),
+          h("span", {
+            className: "participant-name",
+            text: peer.name,
+            attrs: peer.email ? { title: peer.email } : {},
+          }),
           self ? h("span", { className: "you", text: "(you)" }) : null,
           ...badges,
         ]),

@@ -78,7 +78,7 @@ describe("sending awareness", () => {
     awareness.setCursor({ path: "a.txt", anchor: 0, head: 0 });
     peer.take();
     clock.advance(500);
-    peer.emit("peer_joined", { peer: { peerId: 3, name: "C", role: "guest", state: "admitted", readOnly: false } });
+    peer.emit("peer_joined", { peer: { peerId: 3, name: "C", role: "guest", state: "admitted", readOnly: false, verified: null, email: "" } });
     assert.equal(peer.take().length, 1);
     clock.advance(500);
     peer.emit("resumed", { peers: [] });
@@ -127,7 +127,7 @@ describe("receiving awareness", () => {
     peer.deliver(3, "awareness", { path: null, name: "Bob", colour: "#000000" });
     assert.equal(changes.at(-1)?.cursor, null);
     peer.deliver(4, "awareness", fields(doc, 1, 1));
-    peer.emit("peer_left", { peer: { peerId: 4, name: "D", role: "guest", state: "admitted", readOnly: false }, how: "left" });
+    peer.emit("peer_left", { peer: { peerId: 4, name: "D", role: "guest", state: "admitted", readOnly: false, verified: null, email: "" }, how: "left" });
     assert.deepEqual(changes.at(-1), { peerId: 4, cursor: null });
     assert.equal(awareness.remote.has(4), false);
   });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { checkText, closeName, commandFrame, helloFrame, parseControl, CLOSE_CODES } from "../control.js";
+import { checkText, closeName, commandFrame, helloFrame, parseControl, parsePeer, CLOSE_CODES } from "../control.js";
 import { peerObject, welcome } from "./helpers.js";
 
 function parsed(value: unknown): ReturnType<typeof parseControl> {
@@ -63,10 +63,19 @@ describe("what the server sends", () => {
       resumed: false,
       session: { sessionId: "x3Jb0pQ1sW9mZk2Lr7yTvA", autoAdmit: false, hostPresent: true },
       peers: [
-        { peerId: 1, name: "Host", role: "host", state: "admitted", readOnly: false },
-        { peerId: 2, name: "Guest 2", role: "guest", state: "admitted", readOnly: true },
+        { peerId: 1, name: "Host", role: "host", state: "admitted", readOnly: false, verified: null, email: "" },
+        { peerId: 2, name: "Guest 2", role: "guest", state: "admitted", readOnly: true, verified: null, email: "" },
       ],
     });
+  });
+
+  it("reads a peer's single sign-on identity, and refuses one of the wrong shape (§5.2)", () => {
+    const verified = parsePeer(peerObject(3, { verified: true, email: "ada@example.com" }));
+    assert.equal(verified?.verified, true);
+    assert.equal(verified?.email, "ada@example.com");
+    assert.equal(parsePeer(peerObject(4, { verified: false, email: "" }))?.verified, false);
+    assert.equal(parsePeer(peerObject(5, { verified: "yes" })), null);
+    assert.equal(parsePeer(peerObject(6, { email: 7 })), null);
   });
 
   it("reads the other frames of §5.2, ignoring members it does not know", () => {

@@ -217,7 +217,7 @@ describe("opening and editing", () => {
 describe("coming back", () => {
   for (const [name, emit] of [
     ["a resume", (peer: FakePeer) => peer.emit("resumed", { peers: [] })],
-    ["the host's return", (peer: FakePeer) => peer.emit("host_back", { peer: { peerId: 1, name: "H", role: "host", state: "admitted", readOnly: false } })],
+    ["the host's return", (peer: FakePeer) => peer.emit("host_back", { peer: { peerId: 1, name: "H", role: "host", state: "admitted", readOnly: false, verified: null, email: "" } })],
   ] as const) {
     it(`after ${name}, says hello_app and re-opens every open file with its state vector`, async () => {
       const { peer, files } = setup();
