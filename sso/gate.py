@@ -67,6 +67,11 @@ def token_refusal(authorization: str) -> ApiError:
     return ApiError(401, SIGN_IN_REQUIRED, SIGN_IN_MESSAGE)
 
 
+def sso_in_use() -> bool:
+    """For templates: whether single sign-on is on (a callable: read per request)."""
+    return settings.CONFIG.sso is not None
+
+
 GUEST_CHOICE = "unverified"  # ?as=unverified on a join page (sign_in_first.html)
 
 

@@ -4,8 +4,11 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -55,7 +58,7 @@ async def browser_context() -> AsyncIterator[BrowserContext]:
         await context.close()
 
 
-def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, object]]:
+def call(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, object]]:
     """Status and JSON body ({} for a page)."""
     request = urllib.request.Request(url, data=body, method=method)
     request.add_header("Content-Type", "application/json")
@@ -72,15 +75,15 @@ def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[st
 
 async def test_nothing_but_health_works_anonymously(deployment: SsoDeployment) -> None:
     base = deployment.server.http_url
-    assert http("GET", f"{base}/ct-health/")[0] == 200
-    status, body = http("POST", f"{base}/api/v1/sessions", b"{}")
+    assert call("GET", f"{base}/ct-health/")[0] == 200
+    status, body = call("POST", f"{base}/api/v1/sessions", b"{}")
     assert status == 401
     assert body["error"] == {
         "code": "sign_in_required",
         "message": "sign in first: this server admits only users of its single sign-on",
     }
     for path in ("/clients/", "/join/abcdefghijklmnopqrstuv", "/dashboard/sessions/"):
-        assert http("GET", base + path)[0] == 401, path
+        assert call("GET", base + path)[0] == 401, path
     ws_url = base.replace("http", "ws", 1) + "/ws/v1/sessions/abcdefghijklmnopqrstuv"
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(ws_url):
@@ -136,7 +139,7 @@ async def test_admins_come_from_the_admin_group_and_break_glass_is_logged(
     await page.get_by_role("button", name="Sign out Ada Lovelace").click()
     await page.get_by_role("button", name=re.compile("yes", re.I)).click()
     await expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
-    assert http("GET", f"{server.http_url}/clients/")[0] == 401
+    assert call("GET", f"{server.http_url}/clients/")[0] == 401
 
     # Someone outside the group is signed in, but the dashboard is not theirs.
     other = await browser_context.new_page()
@@ -144,7 +147,8 @@ async def test_admins_come_from_the_admin_group_and_break_glass_is_logged(
     await other.goto(f"{server.http_url}/dashboard/")
     await provider_sign_in(other, "grace")
     await expect(other).to_have_url(re.compile(r"/dashboard/login/"))
-    assert http("GET", f"{server.http_url}/admin/")[0] in (302, 401)
+    await expect(other.get_by_text("not in this server's administrators group")).to_be_visible()
+    assert call("GET", f"{server.http_url}/admin/")[0] in (302, 401)
 
     # The environment's credentials still work, and say so in the log.
     await browser_context.clear_cookies()
@@ -165,7 +169,7 @@ async def test_a_provider_that_is_down_is_said_clearly_and_never_hangs(
     server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **provider.server_env()))
     assert "Single sign-on: the provider" in server.output
     assert "is unavailable" in server.output
-    status, body = http("GET", f"{server.http_url}/ct-health/ready/")
+    status, body = call("GET", f"{server.http_url}/ct-health/ready/")
     assert status == 503
     assert str(body["checks"]["sso"]).startswith("error:")  # type: ignore[index]
 
@@ -179,9 +183,74 @@ async def test_a_provider_that_is_down_is_said_clearly_and_never_hangs(
     # It recovers by itself once the provider answers.
     provider.start()
     try:
-        assert http("GET", f"{server.http_url}/ct-health/ready/")[0] == 200
+        assert call("GET", f"{server.http_url}/ct-health/ready/")[0] == 200
         await page.goto(f"{server.http_url}/clients/")
         await provider_sign_in(page, "grace")
         await expect(page).to_have_url(f"{server.http_url}/clients/")
     finally:
         provider.stop()
+
+
+class TamperingTokenProxy:
+    """Between ctserver and the provider's token endpoint (CT_SSO_TOKEN_ENDPT): it
+    forwards each request and changes the ID token's subject in the answer,
+    keeping the provider's signature, as an attacker on that path would."""
+
+    def __init__(self, token_endpoint: str) -> None:
+        endpoint = token_endpoint
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {
+                    k: v for k, v in self.headers.items() if k in ("Content-Type", "Authorization")
+                }
+                request = urllib.request.Request(endpoint, data=body, headers=headers)
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answer = json.loads(response.read())
+                header, payload, signature = answer["id_token"].split(".")
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+                claims["sub"] = "ada"  # someone else
+                forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+                answer["id_token"] = f"{header}.{forged.decode()}.{signature}"
+                content = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_tampered_id_token_signs_nobody_in(
+    start_server: StartServer, browser_context: BrowserContext
+) -> None:
+    port = free_port()
+    with running_provider(f"http://127.0.0.1:{port}") as provider:
+        proxy = TamperingTokenProxy(provider.issuer + "/token")
+        try:
+            env = provider.server_env(CT_SSO_TOKEN_ENDPT=proxy.url)
+            server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
+            page = await browser_context.new_page()
+            await page.goto(f"{server.http_url}/clients/")
+            await provider_sign_in(page, "grace")
+            await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
+            await expect(page.locator(".error")).to_contain_text("signature does not verify")
+            await screenshot(page, "sso-tampered-token")
+            # Nobody was signed in: the next page needs signing in again (and the
+            # provider, which still knows Grace, answers with a tampered token again).
+            await page.goto(f"{server.http_url}/clients/")
+            await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
+            assert "Single sign-on refused for 127.0.0.1" in server.output
+        finally:
+            proxy.close()
