@@ -20,16 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from django.conf import settings
 
 from ctserver.config import ALL_INTERFACES, Config
 from ctserver.sockets import GuardedConfig, SocketCounts
 from ctserver.tls import TlsMaterial
 from dashboard.monitor import MONITOR
+from licensing.slots import server_identity
 from relay.cluster import close_cluster
 from relay.places import close_places
 from relay.rooms import ROOMS
 
 logger = logging.getLogger("ctserver")
+
+SERVER_HEADER = "ct-server"
 
 
 @dataclass
@@ -103,6 +107,9 @@ class Listener(uvicorn.Server):
             logger.error("Cannot listen on port %d: %s", config.port, exc.strerror or exc)
             sys.exit(1)
         self.servers = [server]
+        # uvicorn sets its default headers (ours among them) on its first tick, a
+        # second after start; responses before that would go without them.
+        self.server_state.default_headers = list(config.encoded_headers)
         self.started = True
 
 
@@ -137,6 +144,10 @@ def listener_config(
         # the connection comes from a trusted proxy.
         proxy_headers=bool(config.trusted_proxies),
         forwarded_allow_ips=list(config.trusted_proxies),
+        # Every response, WebSocket handshakes included, names the server that sent it
+        # (its lasting id, as the dashboard lists it): behind a load balancer, that
+        # shows where a request was routed (docs/deploy.md).
+        headers=[(SERVER_HEADER, server_identity(settings.DATA.root))],
         ssl_context_factory=ssl_factory,
     )
 

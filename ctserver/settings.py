@@ -59,9 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # A client's own token (ctclient login) in "Authorization: Bearer": sso/tokens.py.
-    "oauth2_provider.middleware.OAuth2TokenMiddleware",
-    # With CT_SSO_SYSTEM_BASE_URL: nothing but the sign-in pages for anonymous users.
+    # With CT_SSO_SYSTEM_BASE_URL: a client's own token (ctclient login) signs its
+    # requests in, and nothing but the sign-in pages is left to anonymous users.
     "sso.gate.sign_in_required",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -142,7 +141,6 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     # Single sign-on (docs/sso.md); it signs nobody in while CT_SSO_* is not set.
     "sso.backend.SsoBackend",
-    "oauth2_provider.backends.OAuth2Backend",  # bearer tokens issued under /oauth/
 ]
 # Failures are rows in the database: they survive restarts and every server counts
 # the same ones. An address and a user name are each locked on their own.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from tests.support.ports import free_port
 from tests.support.server import ENTRYPOINT, REPO, ServerProcess, server_environment
@@ -61,6 +62,16 @@ def test_health_answers_over_http_and_https(default_server: ServerProcess) -> No
     ready = httpx.get(f"{server.http_url}/ct-health/ready/")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+
+
+async def test_every_response_names_the_server_that_sent_it(http_server: ServerProcess) -> None:
+    """The ct-server header (docs/deploy.md): pages, health, WebSocket handshakes."""
+    server_id = (http_server.data_dir / "server_id").read_text().strip()
+    for path in ("/ct-health/", "/ct-health/ready/", "/clients/", "/no-such-page"):
+        assert httpx.get(http_server.http_url + path).headers["ct-server"] == server_id, path
+    url = http_server.http_url.replace("http", "ws", 1) + "/ws/v1/sessions/abcdefghijklmnopqrstuv"
+    async with websockets.connect(url) as ws:
+        assert ws.response is not None and ws.response.headers["ct-server"] == server_id
 
 
 def test_https_accepts_tls13_and_refuses_tls12(default_server: ServerProcess) -> None:

@@ -61,6 +61,10 @@ PUBLIC = {
     # The sign-in pages.
     "dashboard/login/": "sign-in",
     "admin/login/": "sign-in",
+    # Single sign-on (sso/): the signed-out page, and the page that returns a
+    # browser to where it was after signing in (neither shows anything of anyone).
+    "sso/logout": "single sign-on: signed out",
+    "sso/return": "single sign-on: back after sign-in",
 }
 
 OBJECT_ID = "1"  # every model below has a row with this primary key

@@ -14,7 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+# Playwright's assertions wait 5 s by default. With three test processes, Chromium
+# and real servers sharing two cores, a page that goes through a sign-in provider
+# can take longer; waiting longer costs nothing when the page is quick.
+expect.set_options(timeout=15_000)
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
