@@ -5,18 +5,21 @@ test-artifacts/."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.server
 import json
 import re
+import secrets
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 import websockets
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Route, expect
 
 from tests.support.browser import chromium, screenshot
 from tests.support.oidc import OidcProvider, provider_sign_in, running_provider
@@ -191,12 +194,21 @@ async def test_a_provider_that_is_down_is_said_clearly_and_never_hangs(
         provider.stop()
 
 
+def changed_subject(id_token: str) -> str:
+    """The ID token with another subject and the provider's signature kept."""
+    header, payload, signature = id_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["sub"] = "ada"  # someone else
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    return f"{header}.{forged.decode()}.{signature}"
+
+
 class TamperingTokenProxy:
     """Between ctserver and the provider's token endpoint (CT_SSO_TOKEN_ENDPT): it
-    forwards each request and changes the ID token's subject in the answer,
-    keeping the provider's signature, as an attacker on that path would."""
+    forwards each request and replaces the ID token in the answer, as an attacker
+    on that path would."""
 
-    def __init__(self, token_endpoint: str) -> None:
+    def __init__(self, token_endpoint: str, rewrite: Callable[[str], str]) -> None:
         endpoint = token_endpoint
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -208,11 +220,7 @@ class TamperingTokenProxy:
                 request = urllib.request.Request(endpoint, data=body, headers=headers)
                 with urllib.request.urlopen(request, timeout=10) as response:
                     answer = json.loads(response.read())
-                header, payload, signature = answer["id_token"].split(".")
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
-                claims["sub"] = "ada"  # someone else
-                forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
-                answer["id_token"] = f"{header}.{forged.decode()}.{signature}"
+                answer["id_token"] = rewrite(answer["id_token"])
                 content = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -237,7 +245,7 @@ async def test_a_tampered_id_token_signs_nobody_in(
 ) -> None:
     port = free_port()
     with running_provider(f"http://127.0.0.1:{port}") as provider:
-        proxy = TamperingTokenProxy(provider.issuer + "/token")
+        proxy = TamperingTokenProxy(provider.issuer + "/token", changed_subject)
         try:
             env = provider.server_env(CT_SSO_TOKEN_ENDPT=proxy.url)
             server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
@@ -252,5 +260,82 @@ async def test_a_tampered_id_token_signs_nobody_in(
             await page.goto(f"{server.http_url}/clients/")
             await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
             assert "Single sign-on refused for 127.0.0.1" in server.output
+        finally:
+            proxy.close()
+
+
+async def id_token_for_another_application(
+    provider: OidcProvider, context: BrowserContext, client: dict[str, str]
+) -> str:
+    """A real ID token from the provider, signed by it, issued to ``client``: the
+    code flow with PKCE done by hand, the browser signing in as Grace."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = urllib.parse.urlencode(
+        {
+            "client_id": client["client_id"],
+            "response_type": "code",
+            "scope": "openid email",
+            "redirect_uri": client["redirect_uri"],
+            "state": "s",
+            "nonce": "n",
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        }
+    )
+    page = await context.new_page()
+    redirected: list[str] = []
+
+    async def capture(route: Route) -> None:
+        redirected.append(route.request.url)
+        await route.fulfill(body="captured")
+
+    await page.route(client["redirect_uri"] + "*", capture)
+    await page.goto(f"{provider.issuer}/auth?{query}")
+    await provider_sign_in(page, "grace")
+    await expect(page.get_by_text("captured")).to_be_visible()
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(redirected[0]).query)["code"][0]
+    body = urllib.parse.urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": client["redirect_uri"],
+            "code_verifier": verifier,
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        }
+    ).encode()
+    with urllib.request.urlopen(f"{provider.issuer}/token", data=body, timeout=10) as answer:
+        token: str = json.loads(answer.read())["id_token"]
+    await page.close()
+    await context.clear_cookies()
+    return token
+
+
+async def test_an_id_token_for_another_application_signs_nobody_in(
+    start_server: StartServer, browser_context: BrowserContext
+) -> None:
+    port = free_port()
+    other = {
+        "client_id": "another-app",
+        "client_secret": "another-app-secret-0123456789",
+        "redirect_uri": f"http://127.0.0.1:{free_port()}/cb",
+    }
+    registration = {
+        "client_id": other["client_id"],
+        "client_secret": other["client_secret"],
+        "redirect_uris": [other["redirect_uri"]],
+    }
+    with running_provider(f"http://127.0.0.1:{port}", extra_clients=[registration]) as provider:
+        foreign = await id_token_for_another_application(provider, browser_context, other)
+        proxy = TamperingTokenProxy(provider.issuer + "/token", lambda _ours: foreign)
+        try:
+            env = provider.server_env(CT_SSO_TOKEN_ENDPT=proxy.url)
+            server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
+            page = await browser_context.new_page()
+            await page.goto(f"{server.http_url}/clients/")
+            await provider_sign_in(page, "grace")
+            await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
+            await expect(page.locator(".error")).to_contain_text("meant for another application")
         finally:
             proxy.close()

@@ -151,10 +151,11 @@ async def test_login_through_the_browser_then_host_renew_expire_and_logout(
         renew(server.http_url, None, first)
 
 
+@pytest.mark.parametrize("options", [("--device",), ()], ids=["asked", "no browser here"])
 async def test_login_with_a_device_code(
-    server: ServerProcess, browser: BrowserContext, config_home: Path
+    server: ServerProcess, browser: BrowserContext, config_home: Path, options: tuple[str, ...]
 ) -> None:
-    login = Login(server.http_url, config_home, "--device")
+    login = Login(server.http_url, config_home, *options)
     verification = (await login.line(r"open (http://\S+)")).group(1)
     code = (await login.line(r"enter the code (\S+)")).group(1)
     assert verification == f"{server.http_url}/oauth/device/"

@@ -134,9 +134,11 @@ class Login:
     """``ctclient login`` in its own process, as a person runs it."""
 
     def __init__(self, server_url: str, config_home: Path, *options: str) -> None:
+        # No display and no BROWSER: as on a server, no web browser can be opened.
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "BROWSER")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ctclient.cli", "login", "--server", server_url, *options],
-            env={**os.environ, "XDG_CONFIG_HOME": str(config_home)},
+            env={**env, "XDG_CONFIG_HOME": str(config_home)},
             stderr=subprocess.PIPE,
             text=True,
         )

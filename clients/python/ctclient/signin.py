@@ -26,8 +26,12 @@ def login(args: argparse.Namespace) -> int:
     server = args.server.rstrip("/")
     context = context_for(server, args.ca_file, args.fingerprint)
     store = TokenStore()
+    device = args.device
+    if not device and not args.no_browser and not _browser_available():
+        say("No web browser can be opened here: signing in with a code instead")
+        device = True
     try:
-        if args.device:
+        if device:
             tokens = _device(server, context)
         else:
             tokens = login_with_browser(server, context, _browser_opener(args.no_browser))
@@ -37,6 +41,14 @@ def login(args: argparse.Namespace) -> int:
     store.put(server, tokens)
     say(f"Signed in to {server}; the token is kept in {store.path}")
     return 0
+
+
+def _browser_available() -> bool:
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def _browser_opener(never: bool) -> Callable[[str], bool]:
