@@ -1,13 +1,17 @@
 # ctserver container: one process serving HTTP on 1080 and HTTPS (TLS 1.3) on 1443.
 # Build: docker build -t ctserver .   Run: see docker-compose.yml and README.
 
-FROM python:3.11-slim-bookworm AS build
+# The base image is an argument: where no registry is reachable, a locally built
+# Debian image with Python 3.11 stands in (scripts/build-base-image.sh, docs/deploy.md).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

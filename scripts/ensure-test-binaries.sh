@@ -9,6 +9,9 @@ if ! command -v initdb >/dev/null && ! compgen -G "/usr/lib/postgresql/*/bin/ini
     need+=(postgresql)
 fi
 command -v chromium >/dev/null || need+=(chromium)
+# The load balancers in front of several servers (tests/test_balancer.py, test_deploy_files.py).
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v haproxy >/dev/null || need+=(haproxy)
 # The StatsD tests' daemon (scripts/ensure-test-statsd.sh installs it from npm).
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
