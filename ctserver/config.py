@@ -137,6 +137,7 @@ class Config:
     log_max_bytes: int
     log_backup_count: int
     health_timeout: float
+    shutdown_timeout: float  # seconds a stopping server waits for requests to finish
     # As given: licensing/sources.py checks them, and a bad license refuses
     # connections rather than stopping the server.
     license_variables: dict[str, str]
@@ -430,6 +431,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ),
         log_backup_count=reader.integer("CT_LOG_BACKUP_COUNT", 5, 0, 1000, "a file count"),
         health_timeout=reader.number("CT_HEALTH_TIMEOUT", 2.0, 0.1, 60.0),
+        shutdown_timeout=reader.number("CT_SHUTDOWN_TIMEOUT", 20.0, 1.0, 600.0),
         license_variables={
             name: value for name in LICENSE_VARIABLES if (value := reader.raw(name)) is not None
         },
@@ -526,6 +528,17 @@ def _monitoring(reader: _Reader) -> Monitoring:
 
 
 def _relay_limits(reader: _Reader) -> RelayLimits:
+    limits = _read_relay_limits(reader)
+    if limits.owner_lease < 3 * limits.sweep_interval:
+        raise ConfigError(
+            f"CT_OWNER_LEASE ({limits.owner_lease:g} s) must be at least three "
+            f"CT_SWEEP_INTERVALs ({limits.sweep_interval:g} s): leases are renewed every "
+            "sweep, and one late renewal must not cost a server its sessions"
+        )
+    return limits
+
+
+def _read_relay_limits(reader: _Reader) -> RelayLimits:
     d = RelayLimits()
     minutes = 60.0
     return RelayLimits(

@@ -136,6 +136,9 @@ def listener_config(
         ws_ping_interval=relay.ping_interval,
         ws_ping_timeout=relay.ping_timeout,
         ws_per_message_deflate=False,  # ciphertext does not compress
+        # On SIGTERM: WebSockets are closed at once with 1012 (clients resume on
+        # another server), requests under way get this long to finish.
+        timeout_graceful_shutdown=config.shutdown_timeout,
         lifespan="off",
         log_config=None,  # Django's LOGGING (stdout and server.log) applies
         access_log=False,

@@ -72,6 +72,8 @@ class SessionAdmin(ReadOnlyAdmin):
         "peak_peers",
         "frames_relayed",
         "bytes_relayed",
+        "served_by",
+        "moves",
     )
     list_filter = (OpenFilter, "end_reason", "created", "ended", "auto_admit")
     search_fields = (
@@ -94,6 +96,8 @@ class SessionAdmin(ReadOnlyAdmin):
         "peak_peers",
         "frames_relayed",
         "bytes_relayed",
+        "served_by",
+        "moves",
     )
     inlines = (ParticipantInline,)
 

@@ -13,7 +13,9 @@ from typing import Any
 
 from django.conf import settings
 
-EVENTS = frozenset({"created", "join_requested", "admitted", "denied", "left", "removed", "ended"})
+EVENTS = frozenset(
+    {"created", "join_requested", "admitted", "denied", "left", "removed", "ended", "moved"}
+)
 
 _logger = logging.getLogger("ctserver.sessions")
 

@@ -34,10 +34,13 @@ class RelayLimits:
     no_guest_timeout: float = 90 * 60.0
     empty_timeout: float = 45 * 60.0
     idle_timeout: float = 90 * 60.0
-    sweep_interval: float = 5.0
+    # Also how often leases are renewed: three renewals fit in one owner_lease.
+    sweep_interval: float = 2.0
     ping_interval: float = 20.0
     ping_timeout: float = 30.0
-    owner_lease: float = 15.0
+    # How long a failed server's sessions and places stay its own: with the
+    # clients' backoff, a failover takes about this plus a second or two.
+    owner_lease: float = 6.0
 
 
 class TokenBucket:

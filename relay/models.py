@@ -25,6 +25,11 @@ class Session(models.Model):
     peak_peers = models.PositiveIntegerField(default=0)
     frames_relayed = models.PositiveBigIntegerField(default=0)
     bytes_relayed = models.PositiveBigIntegerField(default=0)
+    # The server holding the session (its id, as the dashboard and the ct-server
+    # header give it); empty once that server handed it back on a clean stop. A
+    # server that finds another's id here took the session over after a failure.
+    served_by = models.CharField(max_length=64, blank=True)
+    moves = models.PositiveIntegerField(default=0)  # takeovers after a server failed
 
     class Meta:
         ordering = ["-created"]

@@ -221,6 +221,12 @@ class Rooms:
             await database_sync_to_async(store.flush_counters)(rooms)
         for room in rooms:
             await self.flush(room)
+        if rooms:
+            await self._step(
+                "Handing sessions back",
+                database_sync_to_async(store.hand_back)([room.session_id for room in rooms]),
+            )
+        for room in rooms:
             if self._bus is not None:
                 await self._bus.release(room.session_id)
 

@@ -70,6 +70,7 @@ SESSION_LOADED = [
     "first_guest_at",
     "last_guest_left_at",
     "peak_peers",
+    "served_by",
 ]
 # A participant's row without what only history reads (its counters, when it joined).
 PARTICIPANT_LOADED = [
@@ -137,6 +138,34 @@ def participant_rows(session_ids: list[str]) -> list[dict[str, Any]]:
     """Every participant of these sessions, session by session, in peer id order."""
     order = f" ORDER BY {_q('session_id')}, {_q('peer_id')}"
     return _select(Participant._meta.db_table, PARTICIPANT_LOADED, session_ids, order)
+
+
+def serve_here(session_ids: list[str], server_id: str) -> None:
+    """These sessions are held by ``server_id`` now; a takeover from a server that
+    did not hand them back (``served_by`` another id) is counted in ``moves``."""
+    if not session_ids:
+        return
+    table, served, moves = _q(Session._meta.db_table), _q("served_by"), _q("moves")
+    sql = (
+        f"UPDATE {table} SET {moves} = {moves} + (CASE WHEN {served} = '' THEN 0 ELSE 1 END), "  # noqa: S608
+        f"{served} = %s WHERE {_q('session_id')} IN ({_placeholders(len(session_ids))}) "
+        f"AND {served} <> %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [server_id, *session_ids, server_id])
+
+
+def hand_back(session_ids: list[str], server_id: str) -> None:
+    """A clean stop: these sessions are no longer held by ``server_id``."""
+    if not session_ids:
+        return
+    table, served = _q(Session._meta.db_table), _q("served_by")
+    sql = (
+        f"UPDATE {table} SET {served} = '' "  # noqa: S608
+        f"WHERE {_q('session_id')} IN ({_placeholders(len(session_ids))}) AND {served} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*session_ids, server_id])
 
 
 def add_peer_ids(wanted: dict[str, int]) -> dict[str, int]:

@@ -7,6 +7,7 @@ ORM code; the consumer calls them through ``database_sync_to_async``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections import Counter
@@ -16,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from licensing.slots import server_identity
 from relay import audit, rows
 from relay.identity import PeerIdentity
 from relay.limits import RelayLimits
@@ -137,18 +140,39 @@ LOAD_CHUNK = 500  # session ids per query, well under SQLite's limit on paramete
 
 def load_rooms(session_ids: list[str], limits: RelayLimits, now: float) -> list[Room | None]:
     """``load_room`` for many sessions at once (a reconnect storm after a failover):
-    two queries per ``LOAD_CHUNK`` sessions instead of two per session."""
+    three queries per ``LOAD_CHUNK`` sessions instead of three per session. The
+    sessions are marked as served here; one its server held without handing it
+    back (that server failed) is a ``moved`` line in sessions.log."""
     rooms: dict[str, Room] = {}
     wanted = list(dict.fromkeys(session_ids))
+    here = this_server()
+    moved: list[tuple[str, str, dict[str, Any]]] = []
     for start in range(0, len(wanted), LOAD_CHUNK):
         chunk = wanted[start : start + LOAD_CHUNK]
         for row in rows.open_session_rows(chunk):
             rooms[row["session_id"]] = _room_from_row(row, limits)
+            before = row["served_by"]
+            if before and before != here:  # its server failed without handing it back
+                moved.append(("moved", row["session_id"], {"from": before, "to": here}))
         found = [session_id for session_id in chunk if session_id in rooms]
         if found:
             for part in rows.participant_rows(found):
                 _add_participant(rooms[part["session_id"]], part, now)
+            rows.serve_here(found, here)
+    audit.record_all(moved)
     return [rooms.get(session_id) for session_id in session_ids]
+
+
+@functools.cache
+def this_server() -> str:
+    """This server's lasting id (licensing/slots.py), as ``served_by`` holds it."""
+    return server_identity(settings.DATA.root)
+
+
+def hand_back(session_ids: list[str]) -> None:
+    """On a clean stop: the sessions held here are nobody's until a server loads them."""
+    for start in range(0, len(session_ids), LOAD_CHUNK):
+        rows.hand_back(session_ids[start : start + LOAD_CHUNK], this_server())
 
 
 def _room_from_row(row: dict[str, Any], limits: RelayLimits) -> Room:

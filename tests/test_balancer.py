@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support.balancer import Nginx
-from tests.support.licenses import TEST_SETTINGS, environment, signed
-from tests.support.ports import free_port
+from tests.support.balancer import Cluster, running_cluster
 from tests.support.server import ServerProcess
 from tests.support.wire import closed_with, next_control, unicast
 
@@ -28,42 +25,14 @@ PLACES = 8  # the license's simultaneous connections
 USER, PASSWORD = "operator", "Balancer-test-password-6310"
 
 
-@dataclass
-class Cluster:
-    nginx: Nginx
-    servers: list[ServerProcess]
-
-    @property
-    def url(self) -> str:
-        return self.nginx.url
-
-    def ids(self) -> set[str]:
-        return {(s.data_dir / "server_id").read_text().strip() for s in self.servers}
-
-
 @pytest.fixture
 def cluster(
     start_server: StartServer, tmp_path: Path, redis_url: str, postgres_url: str
 ) -> Iterator[Cluster]:
-    ports = [free_port() for _ in range(SERVERS)]
-    nginx = Nginx(tmp_path / "nginx", ports)
-    shared = {
-        "CT_DATABASE_URL": postgres_url,
-        "CT_REDIS_URL": redis_url,
-        "CT_SECRET_KEY": "balancer-test-" + "k" * 50,
-        "CT_SERVER_URL": nginx.url,  # what clients use: the balancer
-        "CT_DASHBOARD_USER": USER,
-        "CT_DASHBOARD_PASSWORD": PASSWORD,
-        "CT_STATUS_INTERVAL": "0.5",
-        "DJANGO_SETTINGS_MODULE": TEST_SETTINGS,
-        **environment(signed("balancer test", max_connections=PLACES)),
-    }
-    servers = [
-        start_server(tmp_path / f"server-{n}", CT_HTTP_PORT=str(port), **shared)
-        for n, port in enumerate(ports)
-    ]
-    yield Cluster(nginx, servers)
-    nginx.stop()
+    with running_cluster(
+        start_server, tmp_path, redis_url, postgres_url, places=PLACES, user=USER, password=PASSWORD
+    ) as started:
+        yield started
 
 
 def create(cluster: Cluster, **body: Any) -> dict[str, Any]:

@@ -196,3 +196,10 @@ def test_every_variable_is_documented(document: str) -> None:
     text = (Path(__file__).resolve().parents[1] / document).read_text()
     missing = sorted(name for name in _variables_read() if name not in text)
     assert not missing, f"{document} does not document {missing}"
+
+
+def test_a_lease_shorter_than_three_sweeps_stops_startup() -> None:
+    with pytest.raises(ConfigError, match="at least three CT_SWEEP_INTERVALs"):
+        load_config({"CT_SWEEP_INTERVAL": "5", "CT_OWNER_LEASE": "6"})
+    limits = load_config({}).relay
+    assert (limits.sweep_interval, limits.owner_lease) == (2.0, 6.0)

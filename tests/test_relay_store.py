@@ -350,6 +350,35 @@ def test_an_outage_keeps_every_room_of_the_group() -> None:
 def test_many_rooms_load_in_a_few_queries(django_assert_max_num_queries: Any) -> None:
     limits = RelayLimits(max_open_sessions_per_address=100, session_create_rate=100)
     ids = [store.create_session(True, "Ada", "127.0.0.1", limits).session_id for _ in range(30)]
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):  # sessions, participants, served_by
         rooms = store.load_rooms([*ids, "no-such-session"], LIMITS, now=1000.0)
     assert [room.session_id for room in rooms[:30] if room] == ids and rooms[30] is None
+
+
+@pytest.mark.django_db
+def test_a_session_taken_over_from_a_failed_server_is_recorded() -> None:
+    limits = RelayLimits(max_open_sessions_per_address=100, session_create_rate=100)
+    taken, handed, mine = (
+        store.create_session(True, "Ada", "127.0.0.1", limits).session_id for _ in range(3)
+    )
+    Session.objects.filter(session_id__in=[taken, handed]).update(served_by="dead-server")
+    Session.objects.filter(session_id=handed).update(served_by="")  # handed back cleanly
+    Session.objects.filter(session_id=mine).update(served_by=store.this_server())
+    store.load_rooms([taken, handed, mine], LIMITS, now=1000.0)
+    rows = {s.session_id: s for s in Session.objects.filter(session_id__in=[taken, handed, mine])}
+    assert {sid: (s.served_by, s.moves) for sid, s in rows.items()} == {
+        taken: (store.this_server(), 1),
+        handed: (store.this_server(), 0),
+        mine: (store.this_server(), 0),
+    }
+    log = (settings.DATA.logs / "sessions.log").read_text().splitlines()
+    lines = [json.loads(line) for line in log]
+    moved = [m for m in lines if m["event"] == "moved" and m["session"] in rows]
+    assert [(m["session"], m["from"], m["to"]) for m in moved] == [
+        (taken, "dead-server", store.this_server())
+    ]
+    store.hand_back([taken, handed])
+    assert set(Session.objects.filter(served_by="").values_list("session_id", flat=True)) >= {
+        taken,
+        handed,
+    }

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.licenses import TEST_SETTINGS, environment, signed
 from tests.support.ports import free_port, wait_for_port
-from tests.support.server import REPO
+from tests.support.server import REPO, ServerProcess
 
 NGINX_FILES = REPO / "deploy" / "nginx"
 
@@ -59,3 +63,62 @@ http {{
     def stop(self) -> None:
         self._process.terminate()
         self._process.wait(10)
+
+
+@dataclass
+class Cluster:
+    nginx: Nginx
+    servers: list[ServerProcess]
+
+    @property
+    def url(self) -> str:
+        return self.nginx.url
+
+    def ids(self) -> set[str]:
+        return {self.id_of(server) for server in self.servers}
+
+    @staticmethod
+    def id_of(server: ServerProcess) -> str:
+        return (server.data_dir / "server_id").read_text().strip()
+
+    def by_id(self, server_id: str) -> ServerProcess:
+        return next(s for s in self.servers if self.id_of(s) == server_id)
+
+
+@contextmanager
+def running_cluster(
+    start_server: Callable[..., ServerProcess],
+    tmp_path: Path,
+    redis_url: str,
+    postgres_url: str,
+    *,
+    servers: int = 3,
+    places: int = 100,
+    user: str = "operator",
+    password: str = "Balancer-test-password-6310",
+    env: dict[str, str] | None = None,
+) -> Iterator[Cluster]:
+    """Servers sharing Redis and PostgreSQL behind nginx, which clients use
+    (CT_SERVER_URL), licensed for ``places`` connections."""
+    ports = [free_port() for _ in range(servers)]
+    nginx = Nginx(tmp_path / "nginx", ports)
+    shared = {
+        "CT_DATABASE_URL": postgres_url,
+        "CT_REDIS_URL": redis_url,
+        "CT_SECRET_KEY": "balancer-test-" + "k" * 50,
+        "CT_SERVER_URL": nginx.url,
+        "CT_DASHBOARD_USER": user,
+        "CT_DASHBOARD_PASSWORD": password,
+        "CT_STATUS_INTERVAL": "0.5",
+        "DJANGO_SETTINGS_MODULE": TEST_SETTINGS,
+        **environment(signed("balancer test", max_connections=places)),
+        **(env or {}),
+    }
+    started = [
+        start_server(tmp_path / f"server-{n}", CT_HTTP_PORT=str(port), **shared)
+        for n, port in enumerate(ports)
+    ]
+    try:
+        yield Cluster(nginx, started)
+    finally:
+        nginx.stop()
