@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -93,53 +94,88 @@ def _as_postgres_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
+class PostgresServer:
+    """A throwaway cluster of its own; a test may stop it and start it again on the
+    same port and data (an outage)."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="ctserver-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres", "postgres")
+        self.data = self.workdir / "data"
+        self.log = self.workdir / "postgres.log"
+        self.port = free_port()
+        self._run_as = _as_postgres_user()
+        self._postgres = find_binary("postgres", "postgresql")
+        initdb = find_binary("initdb", "postgresql")
+        options = ["-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync"]
+        subprocess.run(
+            [*self._run_as, initdb, *options],
+            check=True,
+            capture_output=True,
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The superuser's maintenance database."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self, new_port_on_failure: bool = True) -> PostgresServer:
+        # A start can fail for reasons outside the tests (a port taken between
+        # free_port() and the bind, a slow machine): try a new port (not after an
+        # outage: servers know this one), then give up showing the server's log.
+        for attempt in range(3):
+            if attempt and new_port_on_failure:
+                self.port = free_port()
+            with self.log.open("ab") as output:
+                # As the postgres user itself, not through runuser: signals then
+                # reach the server (runuser passes SIGINT, its fast shutdown, on
+                # to nobody).
+                self._process = subprocess.Popen(
+                    [
+                        *(self._postgres, "-D", str(self.data), "-p", str(self.port)),
+                        *("-k", str(self.workdir), "-c", "listen_addresses=127.0.0.1"),
+                        *("-c", "fsync=off"),
+                    ],
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    user="postgres" if os.geteuid() == 0 else None,
+                )
+            try:
+                wait_for_port(self.port, 30)
+                return self
+            except TimeoutError:
+                self.stop()
+        text = self.log.read_text(errors="replace")
+        raise AssertionError(f"PostgreSQL did not start in three tries; its log:\n{text}")
+
+    def stop(self) -> None:
+        """Fast shutdown: every connection is cut, as when the database goes away."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGINT)
+            self._process.wait(30)
+            self._process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """A throwaway cluster; yields the URL of its superuser's maintenance database."""
-    initdb = find_binary("initdb", "postgresql")
-    postgres = find_binary("postgres", "postgresql")
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="ctserver-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres", "postgres")
-    data = workdir / "data"
-    run_as = _as_postgres_user()
-    subprocess.run(
-        [*run_as, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    log = workdir / "postgres.log"
-    # A start can fail for reasons outside the tests (a port taken between
-    # free_port() and the bind, a slow machine): try a new port, then give up
-    # showing the server's own log.
-    for attempt in range(3):
-        port = free_port() if attempt else port
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                [
-                    *run_as,
-                    *(postgres, "-D", str(data), "-p", str(port), "-k", str(workdir)),
-                    *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"),
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_for_port(port, 30)
-        except TimeoutError:
-            process.terminate()
-            process.wait(30)
-            continue
-        try:
-            with _running(process, port):
-                yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        return
-    text = log.read_text(errors="replace")
-    shutil.rmtree(workdir, ignore_errors=True)
-    raise AssertionError(f"PostgreSQL did not start in three tries; its log:\n{text}")
+    with restartable_postgres() as server:
+        yield server.url
+
+
+@contextmanager
+def restartable_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 def create_database(server_url: str) -> str:
