@@ -54,6 +54,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.loadgen import HISTOGRAM_STEP  # noqa: E402
+from tests.support.balancer import Nginx  # noqa: E402
 from tests.support.server import licensed_by_default  # noqa: E402
 
 LOADGEN = REPO / "bench" / "loadgen.py"
@@ -247,6 +248,7 @@ class Deployment:
         self.target, self.args = target, args
         self.servers: list[ServerUnderTest] = []
         self.database: str | None = None
+        self.balancer: Nginx | None = None  # --balanced: nginx in front, as deploy/nginx
 
     def __enter__(self) -> Deployment:
         args = self.args
@@ -261,7 +263,19 @@ class Deployment:
                 "server": args.server,
                 "verbose": args.verbose,
             }
-            if not args.split:
+            if args.balanced:
+                url, self.database = fresh_database(args.postgres_url)
+                shared = {
+                    "CT_DATABASE_URL": url,
+                    "CT_REDIS_URL": args.redis_url,
+                    "CT_SECRET_KEY": "bench-" + "s" * 50,
+                }
+                count = args.balanced
+                self.servers = [start_ctserver(**options, env=shared) for _ in range(count)]
+                workdir = Path(tempfile.mkdtemp(prefix="ctbench-nginx-"))
+                ports = [s.port for s in self.servers]
+                self.balancer = Nginx(workdir, ports, prefix=pinned(args.server_cpu))
+            elif not args.split:
                 postgres = args.postgres_url if args.database == "postgres" else None
                 self.servers = [start_ctserver(**options, postgres_url=postgres)]
             else:
@@ -275,16 +289,29 @@ class Deployment:
         return self
 
     def __exit__(self, *_: object) -> None:
+        if self.balancer is not None:
+            self.balancer.stop()
         for server in self.servers:
             server.stop()
         if self.database is not None:
             drop_database(self.args.postgres_url, self.database)
 
+    def pids(self) -> list[int]:
+        pids = [s.process.pid for s in self.servers]
+        return pids + (self.balancer.pids() if self.balancer is not None else [])
+
     def cpu_seconds(self) -> float:
-        return sum(cpu_seconds(s.process.pid) for s in self.servers)
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def rss_kib(self) -> int:
-        return sum(rss_kib(s.process.pid) for s in self.servers)
+        return sum(rss_kib(pid) for pid in self.pids())
+
+    def entry_ports(self) -> list[int]:
+        """Where clients connect: the balancer (it routes a session's peers, which
+        send ctstickiness, to one server), else each server."""
+        if self.balancer is not None:
+            return [self.balancer.port]
+        return [s.port for s in self.servers]
 
     def wait_quiet(self, timeout: float = 15.0) -> None:
         """Until the servers are idle: a failed step leaves a backlog to work off."""
@@ -305,11 +332,11 @@ class Deployment:
             if self.target != "ctserver":  # a bare relay: rooms are paths
                 session = {"session_id": f"room{i}", "host_secret": ""}
             else:
-                session = create_session(self.servers[0].port)
+                session = create_session(self.entry_ports()[0])
             sid = session["session_id"]
             session["endpoints"] = [
-                ("127.0.0.1", s.port, f"ws://127.0.0.1:{s.port}/ws/v1/sessions/{sid}")
-                for s in self.servers[: min(peers, len(self.servers))]
+                ("127.0.0.1", port, f"ws://127.0.0.1:{port}/ws/v1/sessions/{sid}")
+                for port in self.entry_ports()[: min(peers, len(self.servers))]
             ]
             made.append(session)
         return made
@@ -645,7 +672,7 @@ def storm(target: str, args: argparse.Namespace) -> dict[str, Any]:
     then every peer back at once with the credentials of its last welcome: the
     reconnect storm after a failure. Timed from the restarted server's first
     accepted connection to the last peer admitted again."""
-    if args.split:
+    if args.split or args.balanced:
         raise SystemExit("--measure storm runs on one server")
     with Deployment(target, args) as deployment:
         sessions = deployment.sessions(args.burst // args.peers, args.peers)
@@ -731,6 +758,13 @@ def main() -> None:
         "--split",
         action="store_true",
         help="two ctservers sharing PostgreSQL and Redis, each session split",
+    )
+    parser.add_argument(
+        "--balanced",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N ctservers sharing PostgreSQL and Redis behind nginx (deploy/nginx's routing)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(

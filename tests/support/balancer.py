@@ -21,7 +21,10 @@ NGINX_FILES = REPO / "deploy" / "nginx"
 
 
 class Nginx:
-    def __init__(self, workdir: Path, server_ports: list[int]) -> None:
+    def __init__(
+        self, workdir: Path, server_ports: list[int], prefix: list[str] | None = None
+    ) -> None:
+        """``prefix``: put before the command (bench/relay.py pins nginx to a CPU)."""
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
             pytest.fail("nginx is not installed: install the Debian package 'nginx-light'")
@@ -34,7 +37,8 @@ class Nginx:
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
 worker_processes 1;
-events {{ worker_connections 4096; }}
+worker_rlimit_nofile 65536;
+events {{ worker_connections 30000; }}
 http {{
     access_log off;
     include {NGINX_FILES}/ctserver-maps.conf;
@@ -53,12 +57,19 @@ http {{
 """
         self.conf = workdir / "nginx.conf"
         self.conf.write_text(conf)
+        options = ["-p", str(workdir), "-c", str(self.conf), "-g", "daemon off; user root;"]
         self._process = subprocess.Popen(
-            [binary, "-p", str(workdir), "-c", str(self.conf), "-g", "daemon off; user root;"],
+            [*(prefix or []), binary, *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, 15)
+
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        master = self._process.pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        return [master, *(int(pid) for pid in children)]
 
     def stop(self) -> None:
         self._process.terminate()
