@@ -116,3 +116,13 @@ def test_the_relay_benchmark_runs_each_measure_to_the_end() -> None:
         storm = result[target]["storm"]
         assert (storm["peers"], storm["failed"]) == (15, 0)  # every peer resumed
     assert set(result["ratio"]) >= {"fixed_rate", "memory_per_idle_connection"}
+
+
+def test_the_benchmark_runs_behind_a_balancer(redis_url: str, postgres_cluster: str) -> None:
+    result = _bench(
+        *("--target", "ctserver", "--balanced", "2", "--sessions", "2", "--peers", "3"),
+        *("--rate", "5", "--warmup", "0.5", "--duration", "1", "--drain", "0.5"),
+        *("--measure", "throughput", "--redis-url", redis_url, "--postgres-url", postgres_cluster),
+    )
+    fixed = result["ctserver"]["throughput"]["fixed"]
+    assert fixed["loss"] == 0 and fixed["lost_connections"] == 0 and fixed["delivered_per_s"] > 0
