@@ -150,12 +150,20 @@ class Connection:
         if (identity.verified, identity.subject) != (peer.verified, peer.subject):
             raise fatal(CloseCode.NOT_AUTHENTICATED, "these credentials belong to someone else")
 
+    def _creator(self, room: Room) -> None:
+        """With single sign-on only who created the session hosts it, from its first
+        hello on: the host secret alone, passed on or leaked, is not enough."""
+        identity = self.identity
+        if identity is not None and room.host_subject and identity.subject != room.host_subject:
+            raise fatal(CloseCode.NOT_AUTHENTICATED, "only who created the session may host it")
+
     async def _hello(self, room: Room, frame: dict[str, Any]) -> None:
         hello = self._signed_in(parse_hello(frame))
         secret = secrets.token_urlsafe(32)
         if hello.role == "host":
             room.check_host_secret(hello.host_secret)
             self._same_person(room.host)
+            self._creator(room)
             await self._place(room, HOST_PEER_ID)
             self._check_still_served(room)
             self.peer = room.join_host(

@@ -29,6 +29,9 @@ class Session(models.Model):
     # header give it); empty once that server handed it back on a clean stop. A
     # server that finds another's id here took the session over after a failure.
     served_by = models.CharField(max_length=64, blank=True)
+    # With single sign-on: the subject of who created the session, the only person
+    # who may host it (a host secret alone is not enough).
+    host_subject = models.CharField(max_length=255, blank=True)
     moves = models.PositiveIntegerField(default=0)  # takeovers after a server failed
 
     class Meta:

@@ -93,7 +93,7 @@ class Peer:
     def is_host(self) -> bool:
         return self.role == "host"
 
-    def describe(self, state: str | None = None) -> dict[str, Any]:
+    def describe(self, state: str | None = None, private: bool = False) -> dict[str, Any]:
         """The peer object of docs/protocol.md §5.2 (``state`` overrides the live one)."""
         described = {
             "peer_id": self.peer_id,
@@ -104,7 +104,7 @@ class Peer:
         }
         if self.verified is not None:  # single sign-on: who this is, as the provider says
             described["verified"] = self.verified
-            described["email"] = self.email
+            described["email"] = "" if private else self.email
         return described
 
     def who(self) -> dict[str, Any]:
@@ -163,6 +163,8 @@ class Room:
         # and the addresses of removed guests, whom only the host may let in again.
         self.denials: dict[str, tuple[int, float]] = {}
         self.removed_addresses: set[str] = set()
+        # With single sign-on: who created the session (relay/models.py), else "".
+        self.host_subject = ""
         self.knocks: dict[str, TokenBucket] = {}  # new guests per address (CT_KNOCK_RATE)
         self.places: Places = Unlimited()
         self.released: list[int] = []  # peers gone for good: their places go back
@@ -212,7 +214,9 @@ class Room:
                 "auto_admit": self.auto_admit,
                 "host_present": host is not None and host.link is not None,
             },
-            peers=[p.describe() for p in self._admitted()],
+            # A guest still in the lobby (maybe a stranger the host will deny) learns
+            # who is there, not their addresses.
+            peers=[p.describe(private=peer.state == "lobby") for p in self._admitted()],
         )
 
     def _attach(self, peer: Peer, link: Link) -> None:

@@ -71,6 +71,7 @@ SESSION_LOADED = [
     "last_guest_left_at",
     "peak_peers",
     "served_by",
+    "host_subject",
 ]
 # A participant's row without what only history reads (its counters, when it joined).
 PARTICIPANT_LOADED = [

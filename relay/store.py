@@ -100,6 +100,7 @@ def create_session(
             auto_admit=auto_admit,
             created_by=address,
             last_activity=timezone.now(),
+            host_subject=host.subject if host is not None else "",
         )
     # Recorded once the row is committed: the log never names a session that is not.
     who = {} if host is None else {"email": host.email, "subject": host.subject}
@@ -187,6 +188,7 @@ def _room_from_row(row: dict[str, Any], limits: RelayLimits) -> Room:
     room.first_guest_at = _epoch(row["first_guest_at"])
     room.last_guest_left_at = _epoch(row["last_guest_left_at"])
     room.peak_peers = row["peak_peers"]
+    room.host_subject = row["host_subject"]
     return room
 
 

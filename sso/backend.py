@@ -40,6 +40,7 @@ SIGNING_ALGORITHMS = (
     *("ES256", "ES384", "ES512"),
 )
 CLOCK_LEEWAY_SECONDS = 60
+CALLBACK_PATH = "/sso/authorization-code/callback"
 
 
 class SignInRefused(Exception):
@@ -64,13 +65,15 @@ def save_identity(issuer: str, identity: VerifiedIdentity) -> AbstractUser:
         .first()
     )
     if record is None:
+        # An SSO account never signs in with a password. Only here, at creation: a
+        # new unusable password at every sign-in would change the session hash and
+        # sign the person out of every other browser.
         user = user_model.objects.create_user(username_for(issuer, identity.subject))
         record = Identity(user=user, issuer=issuer, subject=identity.subject)
     user = record.user
     user.email = identity.email
     user.first_name = identity.name[:150]
     user.is_staff = user.is_superuser = identity.admin
-    user.set_unusable_password()  # an SSO account never signs in with a password
     user.save()
     record.email, record.name = identity.email, identity.name
     record.groups, record.admin = list(identity.groups), identity.admin
@@ -85,10 +88,24 @@ class SsoBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         # user: they are read only when a provider's answer is to be checked.
         self.UserModel = get_user_model()
 
+    def get_user(self, user_id: Any) -> AbstractUser | None:
+        """A session's user while it is active: disabling someone in the admin ends
+        their browser sessions too (mozilla's get_user does not check)."""
+        user: AbstractUser | None = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> AbstractUser | None:
         sso = settings.CONFIG.sso
-        if sso is None or request is None or "code" not in request.GET:
-            return None  # not a provider's callback: some other backend's business
+        if (
+            sso is None
+            or request is None
+            or request.path != CALLBACK_PATH
+            or not kwargs.get("nonce")
+            or "code" not in request.GET
+        ):
+            # Not the provider's callback with a pending sign-in (its state, nonce
+            # and PKCE verifier): some other backend's business.
+            return None
         endpoints = DISCOVERY.endpoints()  # ProviderUnavailable: the view says so
         self.endpoints = endpoints
         self.OIDC_OP_TOKEN_ENDPOINT = endpoints.token
@@ -100,16 +117,28 @@ class SsoBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         self.OIDC_RP_SIGN_ALGO = "RS256"  # means "a key from the JWKS"; _verify_jws checks more
         try:
             user: AbstractUser | None = super().authenticate(request, **kwargs)
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if 400 <= status < 500:  # the provider refused this code (reused, expired)
+                return self._refused(request, SignInRefused("the provider refused the sign-in"))
+            logger.warning("Single sign-on: the provider answered %s", printable(str(exc)))
+            raise ProviderUnavailable(f"{sso.issuer} answered with an error") from exc
         except requests.RequestException as exc:
-            raise ProviderUnavailable(f"{sso.issuer} did not answer as expected: {exc}") from exc
+            logger.warning("Single sign-on: the provider failed: %s", printable(str(exc)))
+            raise ProviderUnavailable(f"{sso.issuer} cannot be reached") from exc
+        except KeyError as exc:  # an ID token or JWKS key without the member it needs
+            return self._refused(request, SignInRefused(f"the ID token lacks {exc}"))
         except (SuspiciousOperation, jwt.PyJWTError, ClaimsRefused, SignInRefused) as exc:
-            reason = str(exc) or exc.__class__.__name__
-            request.sso_refusal = reason  # type: ignore[attr-defined]  # shown by the callback
-            logger.warning(
-                "Single sign-on refused for %s: %s", client_address(request), printable(reason)
-            )
-            return None
+            return self._refused(request, exc)
         return user
+
+    @staticmethod
+    def _refused(request: HttpRequest, exc: Exception) -> None:
+        reason = str(exc) or exc.__class__.__name__
+        request.sso_refusal = reason  # type: ignore[attr-defined]  # shown by the callback
+        logger.warning(
+            "Single sign-on refused for %s: %s", client_address(request), printable(reason)
+        )
 
     def get_token(self, payload: dict[str, Any]) -> Any:
         # The redirect URI the provider knows: from CT_SERVER_URL, not from the Host
@@ -146,6 +175,10 @@ class SsoBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         authorized_party = claims.get("azp")
         if authorized_party is not None and authorized_party != sso.client_id:
             raise SignInRefused("the ID token was issued to another application (azp)")
+        audience = claims.get("aud")
+        if isinstance(audience, list) and len(audience) > 1 and authorized_party is None:
+            # OpenID Connect Core 3.1.3.7: several audiences need azp naming us.
+            raise SignInRefused("the ID token names several audiences and no azp")
         return claims
 
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:
@@ -170,4 +203,4 @@ class SsoBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
 
 
 def callback_url() -> str:
-    return settings.CONFIG.server_url + "/sso/authorization-code/callback"
+    return settings.CONFIG.server_url + CALLBACK_PATH

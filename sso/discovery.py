@@ -42,9 +42,13 @@ def parse(document: object, sso: Sso) -> ProviderEndpoints:
     if not isinstance(document, dict):
         raise ProviderUnavailable("its discovery document is not a JSON object")
 
+    # An https issuer's endpoints are https too: a plain-http one would carry tokens
+    # and keys in clear (plain http is allowed only for a provider on this machine).
+    schemes = ("https://",) if sso.issuer.startswith("https://") else ("https://", "http://")
+
     def url(name: str, required: bool = True) -> str | None:
         value = document.get(name)
-        if isinstance(value, str) and value.startswith(("https://", "http://")):
+        if isinstance(value, str) and value.startswith(schemes):
             return value
         if required:
             raise ProviderUnavailable(f"its discovery document has no usable {name}")

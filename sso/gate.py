@@ -47,8 +47,10 @@ def sign_in_required(get_response: Callable[[HttpRequest], Any]) -> Callable[[Ht
             return get_response(request)
         if not request.user.is_authenticated:
             token = bearer_token(request.headers.get("Authorization", ""))
-            # /metrics reads a bearer token of its own (CT_METRICS_TOKEN).
-            if token is not None and not request.path.startswith("/metrics"):
+            # A client's token is for hosting and joining (the API, the relay) and
+            # downloads; never the dashboard, logs or admin. /metrics reads a bearer
+            # token of its own (CT_METRICS_TOKEN).
+            if token is not None and request.path.startswith(TOKEN_PATHS):
                 check = check_access_token(token)
                 if check.user is None:
                     return refusal(request)
@@ -82,6 +84,8 @@ def sso_in_use() -> bool:
     """For templates: whether single sign-on is on (a callable: read per request)."""
     return settings.CONFIG.sso is not None
 
+
+TOKEN_PATHS = ("/api/", "/clients/")
 
 GUEST_CHOICE = "unverified"  # ?as=unverified on a join page (sign_in_first.html)
 

@@ -29,6 +29,7 @@ from oauth2_provider.models import get_access_token_model
 LOOPBACK_CLIENT_ID = "ctclient"
 DEVICE_CLIENT_ID = "ctclient-device"
 
+SCOPE = "sessions"  # what a client's token allows: hosting and joining, nothing else
 TOKEN_EXPIRED = "token_expired"  # noqa: S105 (an error code, not a secret)
 TOKEN_INVALID = "token_invalid"  # noqa: S105
 
@@ -58,6 +59,8 @@ def check_access_token(token: str) -> TokenCheck:
         .first()
     )
     if access is None or access.user is None or not access.user.is_active:
+        return TokenCheck(None, TOKEN_INVALID)
+    if SCOPE not in access.scope.split():
         return TokenCheck(None, TOKEN_INVALID)
     if access.expires <= timezone.now():
         return TokenCheck(None, TOKEN_EXPIRED)

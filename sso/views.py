@@ -63,19 +63,34 @@ class SignIn(OIDCAuthenticationRequestView):  # type: ignore[misc]
         return {"redirect_uri": callback_url()}
 
 
+UNFINISHED = "the sign-in could not be completed (it was started in another tab, or long ago)"
+
+
+def refused_page(request: HttpRequest, reason: str) -> HttpResponse:
+    return render(request, "sso/refused.html", {"reason": reason}, status=403)
+
+
 class Callback(OIDCAuthenticationCallbackView):  # type: ignore[misc]
     """Where the provider sends the browser back with a code (or an error)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        pending = request.session.get("oidc_states") or {}
+        if request.GET.get("state") not in pending:
+            # Not an answer to a sign-in this browser started: no provider text from
+            # the address is shown, and nobody is signed out by a link.
+            return refused_page(request, UNFINISHED)
+        self.provider_error = request.GET.get("error_description") or request.GET.get("error")
+        response: HttpResponse = super().get(request)
+        return response
 
     def login_failure(self) -> HttpResponse:
         request = self.request
         reason = getattr(request, "sso_refusal", None)
-        if reason is None and request.GET.get("error"):
+        if reason is None and self.provider_error:
             # The provider's own words (access_denied, ...), shown escaped.
-            reason = request.GET.get("error_description") or request.GET["error"]
+            reason = self.provider_error
             logger.warning("Single sign-on: the provider answered %s", printable(reason))
-        if reason is None:
-            reason = "the sign-in could not be completed (it may have been started in another tab)"
-        return render(request, "sso/refused.html", {"reason": reason}, status=403)
+        return refused_page(request, reason or UNFINISHED)
 
 
 def signed_out_page(request: HttpRequest) -> HttpResponse:

@@ -245,3 +245,51 @@ def test_ctclient_shows_who_a_peer_is() -> None:
     assert who({"name": "Visitor", "verified": False, "email": ""}) == (
         "Visitor (unverified: not signed in)"
     )
+
+
+@pytest.mark.django_db
+def test_signing_in_again_keeps_other_browsers_signed_in() -> None:
+    """The session hash comes from the password hash: it must not change at sign-in."""
+    sso = sso_config()
+    first = save_identity(ISSUER, identity_from_claims({"sub": "s9", "email": "a@x.org"}, sso))
+    hashed = first.get_session_auth_hash()
+    again = save_identity(ISSUER, identity_from_claims({"sub": "s9", "email": "a@x.org"}, sso))
+    assert again.get_session_auth_hash() == hashed
+
+
+@pytest.mark.django_db
+def test_the_backend_answers_only_the_callback_of_a_pending_sign_in(
+    backend: SsoBackend, rf: Any
+) -> None:
+    for path in ("/dashboard/login/", "/admin/login/", "/metrics"):
+        request = rf.post(f"{path}?code=x&state=y")
+        assert backend.authenticate(request, username="u", password="p") is None
+    callback = rf.get("/sso/authorization-code/callback?code=x&state=y")
+    assert backend.authenticate(callback) is None  # no nonce: not a sign-in this server began
+
+
+@pytest.mark.django_db
+def test_a_callback_for_no_pending_sign_in_shows_nothing_it_was_given(
+    client: Any, settings: Any
+) -> None:
+    settings.CONFIG = load_config(BASE)
+    page = client.get(
+        "/sso/authorization-code/callback",
+        {"error": "access_denied", "error_description": "Call +1-555-EVIL now", "state": "z"},
+        secure=True,
+    )
+    assert page.status_code == 403
+    assert b"EVIL" not in page.content and b"could not be completed" in page.content
+
+
+def test_several_audiences_need_azp(backend: SsoBackend) -> None:
+    with pytest.raises(SignInRefused, match="several audiences"):
+        backend._verify_jws(id_token(aud=["ctserver", "other"]), KEY.public_key())
+    assert backend._verify_jws(
+        id_token(aud=["ctserver", "other"], azp="ctserver"), KEY.public_key()
+    )
+
+
+def test_an_https_issuer_needs_https_endpoints() -> None:
+    with pytest.raises(ProviderUnavailable, match="token_endpoint"):
+        parse(discovery_document(token_endpoint="http://sso.example.com/token"), sso_config())

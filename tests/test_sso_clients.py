@@ -111,6 +111,10 @@ async def test_login_through_the_browser_then_host_renew_expire_and_logout(
     host = await Peer(link, name="Grace", host_secret=secret, auth=auth).start()
     assert host.state == "admitted"
     await host.close()
+    # The token is for sessions and downloads, not the dashboard or the admin.
+    token = auth.headers()["Authorization"].split()[1]
+    for blocked in ("/dashboard/live.json", "/admin/", "/logs/"):
+        assert request(server.http_url + blocked, token, None)[0] == 401, blocked
 
     # Renewing revoked the access token it replaced.
     held = store.get(server.http_url)

@@ -75,11 +75,12 @@ async def test_verified_identities_replace_chosen_names_and_unverified_guests_ar
     await page.goto(f"{server.http_url}/clients/")
     await provider_sign_in(page, "ada")
     cookies = {c["name"]: c["value"] for c in await browser.cookies(server.http_url)}
-    ada, welcome = await guest_hello(
-        server, link.session_id, "Mallory", f"sessionid={cookies['sessionid']}"
-    )
-    assert welcome["type"] == "welcome"
-    (them,) = [p for p in welcome["peers"] if p["role"] == "host"]
+    ada_cookie = f"sessionid={cookies['sessionid']}"
+    ada, welcome = await guest_hello(server, link.session_id, "Mallory", ada_cookie)
+    assert welcome["type"] == "welcome" and welcome["state"] == "lobby"
+    let_in = json.loads(await ada.recv())  # auto-admit: admitted at once
+    assert let_in["type"] == "admitted"
+    (them,) = [p for p in let_in["peers"] if p["role"] == "host"]
     assert (them["name"], them["email"], them["verified"]) == (
         "Grace Hopper",
         "grace@example.com",
@@ -97,6 +98,11 @@ async def test_verified_identities_replace_chosen_names_and_unverified_guests_ar
     # asked about although the session auto-admits.
     stranger, welcome = await guest_hello(server, link.session_id, "Visitor")
     assert welcome["state"] == "lobby"
+    # From the lobby it sees who is there, not their addresses.
+    assert {p["name"]: p["email"] for p in welcome["peers"]} == {
+        "Grace Hopper": "",
+        "Ada Lovelace": "",
+    }
     asked = (await next_event(host, "join_request"))["peer"]
     assert (asked["name"], asked["verified"], asked["email"]) == ("Visitor", False, "")
     await host.admit(asked["peer_id"])
@@ -112,6 +118,16 @@ async def test_verified_identities_replace_chosen_names_and_unverified_guests_ar
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await anonymous.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
+
+    # Only who created a session hosts it, even before they connect: Ada, signed in,
+    # holding the host secret of a session Grace just made, is refused.
+    other, other_secret = await create_session(server.http_url, name="Grace", auth=auth)
+    url = f"{server.http_url.replace('http', 'ws', 1)}/ws/v1/sessions/{other.session_id}"
+    async with websockets.connect(url, additional_headers={"Cookie": ada_cookie}) as taker:
+        hello = {"type": "hello", "role": "host", "name": "Ada", "host_secret": other_secret}
+        await taker.send(json.dumps(hello))
+        error = json.loads(await taker.recv())
+        assert error["message"] == "only who created the session may host it"
 
     await ada.close()
     await stranger.close()

@@ -11,11 +11,13 @@ the OAuth messages. Tokens are kept per server in ``~/.config/ctclient/tokens.js
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.server
 import json
 import os
 import secrets
 import ssl
+import tempfile
 import threading
 import time
 import urllib.error
@@ -105,11 +107,24 @@ class TokenStore:
         else:
             data[origin(server_url)] = asdict(tokens)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A name of its own (mkstemp: owner-only), so two processes never share it.
+        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
         with os.fdopen(descriptor, "w") as file:
             json.dump(data, file, indent=1)
         os.replace(temporary, self.path)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Held while a token is read, renewed and written back: two ctclient
+        processes renewing at once would spend one refresh token twice, and the
+        server revokes every token of a sign-in whose refresh token is reused."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _post_form(url: str, body: str, context: ssl.SSLContext | None) -> tuple[int, dict[str, Any]]:
@@ -156,9 +171,11 @@ def _oauth_error(answer: dict[str, Any]) -> str:
 
 
 class _Redirect:
-    """What the browser brought back to the loopback listener."""
+    """What the browser brought back to the loopback listener (with ``state``: an
+    answer to another login, or a stray local request, is ignored)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: str) -> None:
+        self.state = state
         self.result: dict[str, str] = {}
         self.arrived = threading.Event()
 
@@ -171,7 +188,11 @@ class _Redirect:
                 if parts.path != "/callback" or redirect.arrived.is_set():
                     self.send_error(404)
                     return
-                redirect.result = dict(urllib.parse.parse_qsl(parts.query))
+                answer = dict(urllib.parse.parse_qsl(parts.query))
+                if answer.get("state") != redirect.state:
+                    self.send_error(400, "not an answer to this login")
+                    return
+                redirect.result = answer
                 body = b"Signed in: you can close this page and go back to your terminal.\n"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -198,7 +219,7 @@ def login_with_browser(
     verifier = client.create_code_verifier(64)
     challenge = client.create_code_challenge(verifier, "S256")
     state = secrets.token_urlsafe(24)
-    redirect = _Redirect()
+    redirect = _Redirect(state)
     listener = http.server.HTTPServer(("127.0.0.1", 0), redirect.handler())
     redirect_uri = f"http://127.0.0.1:{listener.server_address[1]}/callback"
     thread = threading.Thread(target=listener.serve_forever, daemon=True)
@@ -291,8 +312,10 @@ def renew(server_url: str, context: ssl.SSLContext | None, tokens: Tokens) -> To
         refresh_token=tokens.refresh_token, client_id=tokens.client_id, include_client_id=True
     )
     status, answer = _post_form(f"{server_url.rstrip('/')}/oauth/token/", body, context)
-    if status != 200:
+    if status in (400, 401):  # the refresh token is spent, expired or revoked
         raise ServerError(401, "sign_in_required", f"sign in again ({_oauth_error(answer)})")
+    if status != 200:  # the server is restarting or its database is away: later
+        raise CtClientError(f"the server could not renew the token now (HTTP {status})")
     return _tokens(tokens.client_id, answer)
 
 
@@ -322,7 +345,7 @@ class ServerAuth:
 
     def headers(self) -> dict[str, str]:
         """{} when not signed in to this server (the server may not need it)."""
-        with self._lock:
+        with self._lock, self.store.locked():
             tokens = self.store.get(self.server_url)
             if tokens is None:
                 return {}
@@ -333,7 +356,7 @@ class ServerAuth:
 
     def renew(self) -> None:
         """After the server said ``token_expired`` (clocks disagree): renew now."""
-        with self._lock:
+        with self._lock, self.store.locked():
             tokens = self.store.get(self.server_url)
             if tokens is not None:
                 self.store.put(self.server_url, renew(self.server_url, self.context, tokens))

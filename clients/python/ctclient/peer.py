@@ -277,7 +277,12 @@ class Peer:
     async def _connect_once(self) -> tuple[int, str]:
         """One connection, from handshake to close: its close code and reason."""
         for renewed in (False, True):
-            headers = await asyncio.to_thread(self.auth.headers) if self.auth else {}
+            try:
+                headers = await asyncio.to_thread(self.auth.headers) if self.auth else {}
+            except ServerError as exc:  # the refresh token no longer works
+                return SIGN_IN_CLOSE, f"{exc} (sign in with: ctclient login --server URL)"
+            except CtClientError as exc:  # renewing failed for now: back off, retry
+                return 1006, str(exc)
             try:
                 return await self._converse_once(headers)
             except InvalidStatus as exc:
