@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import SuspiciousOperation
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -53,10 +53,18 @@ def username_for(issuer: str, subject: str) -> str:
     return "sso-" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-@transaction.atomic
 def save_identity(issuer: str, identity: VerifiedIdentity) -> AbstractUser:
     """The user for this identity, created or brought up to date (admin rights included:
-    leaving CT_SSO_ADMIN_GROUP takes them away at the next sign-in)."""
+    leaving CT_SSO_ADMIN_GROUP takes them away at the next sign-in). Two first
+    sign-ins of one person at the same instant: the second finds the first's row."""
+    try:
+        return _save_identity(issuer, identity)
+    except IntegrityError:
+        return _save_identity(issuer, identity)
+
+
+@transaction.atomic
+def _save_identity(issuer: str, identity: VerifiedIdentity) -> AbstractUser:
     user_model = get_user_model()
     record = (
         Identity.objects.select_for_update()

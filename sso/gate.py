@@ -17,11 +17,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
+from ctserver import outage
 from ctserver.edge import refuse_handshake
 from relay.api import ApiError
 from relay.identity import UNVERIFIED, PeerIdentity
@@ -194,7 +196,12 @@ def require_signed_in_websockets(app: Any) -> Any:
             await app(scope, receive, send)
             return
         session_key = _header(scope, b"cookie", settings.SESSION_COOKIE_NAME)
-        identity = await _handshake_identity(session_key, _header(scope, b"authorization") or "")
+        try:
+            identity = await _handshake_identity(
+                session_key, _header(scope, b"authorization") or ""
+            )
+        except (OperationalError, InterfaceError):  # who it is cannot be looked up now
+            identity = ApiError(503, outage.CODE, outage.MESSAGE)
         if isinstance(identity, ApiError):
             await refuse_handshake(receive, send, identity)
             return

@@ -9,11 +9,15 @@ from typing import Any
 
 import jwt
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from cryptography.hazmat.primitives.asymmetric import rsa
 from ctclient.outcomes import who
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, OperationalError
 
 from ctserver.config import ConfigError, Sso, load_config
+from sso import backend as backend_module
+from sso import gate
 from sso.backend import SignInRefused, SsoBackend, save_identity, username_for
 from sso.claims import ClaimsRefused, identity_from_claims
 from sso.discovery import ProviderEndpoints, ProviderUnavailable, parse
@@ -293,3 +297,42 @@ def test_several_audiences_need_azp(backend: SsoBackend) -> None:
 def test_an_https_issuer_needs_https_endpoints() -> None:
     with pytest.raises(ProviderUnavailable, match="token_endpoint"):
         parse(discovery_document(token_endpoint="http://sso.example.com/token"), sso_config())
+
+
+async def test_a_handshake_while_the_database_is_away_is_told_so(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.CONFIG = load_config(BASE)
+
+    async def unreachable(*_: Any) -> Any:
+        raise OperationalError("the database is away")
+
+    async def never(*_: Any) -> None:
+        raise AssertionError("nobody may be let in")
+
+    monkeypatch.setattr(gate, "_handshake_identity", unreachable)
+    app = gate.require_signed_in_websockets(never)
+    talk = ApplicationCommunicator(
+        app, {"type": "websocket", "path": "/ws/v1/sessions/x", "headers": []}
+    )
+    await talk.send_input({"type": "websocket.connect"})
+    start = await talk.receive_output(2)
+    assert (start["type"], start["status"]) == ("websocket.http.response.start", 503)
+    body = await talk.receive_output(2)
+    assert json.loads(body["body"])["error"]["code"] == "database_unavailable"
+
+
+@pytest.mark.django_db
+def test_two_first_sign_ins_at_once_make_one_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    real, calls = backend_module._save_identity, []
+
+    def racing(issuer: str, identity: Any) -> Any:
+        calls.append(identity)
+        if len(calls) == 1:  # the other sign-in committed the same subject meanwhile
+            real(issuer, identity)
+            raise IntegrityError("sso_identity_subject")
+        return real(issuer, identity)
+
+    monkeypatch.setattr(backend_module, "_save_identity", racing)
+    user = save_identity(ISSUER, identity_from_claims({"sub": "s7"}, sso_config()))
+    assert len(calls) == 2 and user.username == username_for(ISSUER, "s7")
