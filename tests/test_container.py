@@ -1,7 +1,8 @@
 """The container image, built and run here with podman: no registry is reachable,
 so its base is a Debian image made on this machine (scripts/ensure-container-
-engine.sh). Health, the startup lines, a session through it, a non-root user, no
-tests or development tools inside; its size is printed (docs/deploy.md)."""
+engine.sh). Health, the startup lines, a session through it, a non-root user, a
+read-only root filesystem (as deploy/kubernetes runs it), no tests or development
+tools inside; its size is printed (docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -69,9 +70,11 @@ def container(built: dict[str, str]) -> Iterator[tuple[str, str]]:
     http_port, https_port = free_port(), free_port()
     url = f"http://127.0.0.1:{http_port}"
     name = f"ctserver-test-{secrets.token_hex(4)}"
+    # As deploy/kubernetes runs it: a read-only root, /tmp and /data writable.
     podman(
         built,
         *("run", "-d", "--rm", "--network", "host", "--name", name),
+        *("--read-only", "--tmpfs", "/tmp", "--volume", f"{name}-data:/data"),
         *("-e", f"CT_HTTP_PORT={http_port}", "-e", f"CT_HTTPS_PORT={https_port}"),
         *("-e", f"CT_SERVER_URL={url}", IMAGE),
     )
@@ -89,6 +92,7 @@ def container(built: dict[str, str]) -> Iterator[tuple[str, str]]:
         yield name, url
     finally:
         subprocess.run(["podman", "--runtime", "runc", "stop", "-t", "10", name], env=built)
+        subprocess.run(["podman", "volume", "rm", "-f", f"{name}-data"], env=built)
 
 
 async def test_the_image_runs_a_session_unprivileged_and_carries_no_tests(
