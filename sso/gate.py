@@ -55,7 +55,7 @@ def sign_in_required(get_response: Callable[[HttpRequest], Any]) -> Callable[[Ht
             if token is not None and request.path.startswith(TOKEN_PATHS):
                 check = check_access_token(token)
                 if check.user is None:
-                    return refusal(request)
+                    return refusal(request, check.refusal)
                 # Looked up here rather than through Django's authenticate(): a
                 # token is not a sign-in, and must not count as a failed one.
                 request.user = check.user
@@ -70,11 +70,10 @@ def sign_in_required(get_response: Callable[[HttpRequest], Any]) -> Callable[[Ht
     return middleware
 
 
-def token_refusal(authorization: str) -> ApiError:
-    """Why a request or handshake that is not signed in is refused: its token, if it
-    brought one, says which (a client renews an expired one, signs in again else)."""
-    token = bearer_token(authorization)
-    refusal = check_access_token(token).refusal if token else None
+def token_refusal(refusal: str | None) -> ApiError:
+    """Why a request or handshake that is not signed in is refused: its token's
+    refusal (``TokenCheck.refusal``), if it brought one, says which (a client renews
+    an expired one, signs in again else)."""
     if refusal == TOKEN_EXPIRED:
         return ApiError(401, TOKEN_EXPIRED, "the access token has expired: renew it")
     if refusal == TOKEN_INVALID:
@@ -108,10 +107,13 @@ def _unverified_guest(request: HttpRequest) -> bool:
     )
 
 
-def refusal(request: HttpRequest) -> HttpResponse:
+def refusal(request: HttpRequest, token_problem: str | None = None) -> HttpResponse:
+    """``token_problem``: the request's token already looked up (sign_in_required)."""
     authorization = request.headers.get("Authorization", "")
     if authorization or request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
-        refused = token_refusal(authorization)
+        if token_problem is None and (token := bearer_token(authorization)) is not None:
+            token_problem = check_access_token(token).refusal
+        refused = token_refusal(token_problem)
         response = JsonResponse(
             {"error": {"code": refused.code, "message": refused.message}}, status=401
         )
@@ -131,7 +133,7 @@ def _handshake_identity(session_key: str | None, authorization: str) -> PeerIden
     if token is not None:
         check = check_access_token(token)
         if check.user is None:
-            return token_refusal(authorization)
+            return token_refusal(check.refusal)
         return identity_of(check.user)
     user = _session_user(session_key) if session_key else None
     if user is not None:
@@ -139,7 +141,7 @@ def _handshake_identity(session_key: str | None, authorization: str) -> PeerIden
     sso = settings.CONFIG.sso
     if sso is not None and sso.allow_unverified_guests:
         return UNVERIFIED  # a guest only: relay/connection.py refuses such a host
-    return token_refusal("")
+    return token_refusal(None)
 
 
 def identity_of(user: Any) -> PeerIdentity:
