@@ -264,12 +264,7 @@ class Deployment:
                 "verbose": args.verbose,
             }
             if args.balanced:
-                url, self.database = fresh_database(args.postgres_url)
-                shared = {
-                    "CT_DATABASE_URL": url,
-                    "CT_REDIS_URL": args.redis_url,
-                    "CT_SECRET_KEY": "bench-" + "s" * 50,
-                }
+                shared = self._shared_env()
                 count = args.balanced
                 self.servers = [start_ctserver(**options, env=shared) for _ in range(count)]
                 workdir = Path(tempfile.mkdtemp(prefix="ctbench-nginx-"))
@@ -279,14 +274,18 @@ class Deployment:
                 postgres = args.postgres_url if args.database == "postgres" else None
                 self.servers = [start_ctserver(**options, postgres_url=postgres)]
             else:
-                url, self.database = fresh_database(args.postgres_url)
-                shared = {
-                    "CT_DATABASE_URL": url,
-                    "CT_REDIS_URL": args.redis_url,
-                    "CT_SECRET_KEY": "bench-" + "s" * 50,
-                }
+                shared = self._shared_env()
                 self.servers = [start_ctserver(**options, env=shared) for _ in range(2)]
         return self
+
+    def _shared_env(self) -> dict[str, str]:
+        """What several servers share: a fresh PostgreSQL database, Redis, one key."""
+        url, self.database = fresh_database(self.args.postgres_url)
+        return {
+            "CT_DATABASE_URL": url,
+            "CT_REDIS_URL": self.args.redis_url,
+            "CT_SECRET_KEY": "bench-" + "s" * 50,
+        }
 
     def __exit__(self, *_: object) -> None:
         if self.balancer is not None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import pytest
 import websockets
-from playwright.async_api import BrowserContext, Route, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import browser_context as fresh_browser_context
+from tests.support.browser import screenshot
 from tests.support.oidc import OidcProvider, provider_sign_in, running_provider
 from tests.support.ports import free_port
 from tests.support.server import ServerProcess, plain_http_env
@@ -54,11 +55,8 @@ def deployment(start_server: StartServer) -> Iterator[SsoDeployment]:
 
 @pytest.fixture
 async def browser_context() -> AsyncIterator[BrowserContext]:
-    async with chromium() as browser:
-        context = await browser.new_context(viewport={"width": 1200, "height": 800})
-        context.set_default_timeout(15_000)
+    async with fresh_browser_context() as context:
         yield context
-        await context.close()
 
 
 def call(method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, object]]:
@@ -240,33 +238,51 @@ class TamperingTokenProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def close(self) -> None:
+    def __enter__(self) -> TamperingTokenProxy:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+async def refused_sign_in(
+    start_server: StartServer,
+    context: BrowserContext,
+    provider: OidcProvider,
+    proxy: TamperingTokenProxy,
+    reason: str,
+) -> tuple[ServerProcess, Page]:
+    """A ctserver whose token endpoint is ``proxy``; Grace's sign-in through it ends
+    on the refusal page with ``reason``."""
+    env = provider.server_env(CT_SSO_TOKEN_ENDPT=proxy.url)
+    port = urllib.parse.urlsplit(provider.server_url).port
+    server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
+    page = await context.new_page()
+    await page.goto(f"{server.http_url}/clients/")
+    await provider_sign_in(page, "grace")
+    await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
+    await expect(page.locator(".error")).to_contain_text(reason)
+    return server, page
 
 
 async def test_a_tampered_id_token_signs_nobody_in(
     start_server: StartServer, browser_context: BrowserContext
 ) -> None:
     port = free_port()
-    with running_provider(f"http://127.0.0.1:{port}") as provider:
-        proxy = TamperingTokenProxy(provider.issuer + "/token", changed_subject)
-        try:
-            env = provider.server_env(CT_SSO_TOKEN_ENDPT=proxy.url)
-            server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
-            page = await browser_context.new_page()
-            await page.goto(f"{server.http_url}/clients/")
-            await provider_sign_in(page, "grace")
-            await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
-            await expect(page.locator(".error")).to_contain_text("signature does not verify")
-            await screenshot(page, "sso-tampered-token")
-            # Nobody was signed in: the next page needs signing in again (and the
-            # provider, which still knows Grace, answers with a tampered token again).
-            await page.goto(f"{server.http_url}/clients/")
-            await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
-            assert "Single sign-on refused for 127.0.0.1" in server.output
-        finally:
-            proxy.close()
+    with (
+        running_provider(f"http://127.0.0.1:{port}") as provider,
+        TamperingTokenProxy(provider.issuer + "/token", changed_subject) as proxy,
+    ):
+        server, page = await refused_sign_in(
+            start_server, browser_context, provider, proxy, "signature does not verify"
+        )
+        await screenshot(page, "sso-tampered-token")
+        # Nobody was signed in: the next page needs signing in again (and the
+        # provider, which still knows Grace, answers with a tampered token again).
+        await page.goto(f"{server.http_url}/clients/")
+        await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
+        assert "Single sign-on refused for 127.0.0.1" in server.output
 
 
 async def id_token_for_another_application(
@@ -333,14 +349,7 @@ async def test_an_id_token_for_another_application_signs_nobody_in(
     }
     with running_provider(f"http://127.0.0.1:{port}", extra_clients=[registration]) as provider:
         foreign = await id_token_for_another_application(provider, browser_context, other)
-        proxy = TamperingTokenProxy(provider.issuer + "/token", lambda _ours: foreign)
-        try:
-            env = provider.server_env(CT_SSO_TOKEN_ENDPT=proxy.url)
-            server = start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
-            page = await browser_context.new_page()
-            await page.goto(f"{server.http_url}/clients/")
-            await provider_sign_in(page, "grace")
-            await expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
-            await expect(page.locator(".error")).to_contain_text("meant for another application")
-        finally:
-            proxy.close()
+        with TamperingTokenProxy(provider.issuer + "/token", lambda _ours: foreign) as proxy:
+            await refused_sign_in(
+                start_server, browser_context, provider, proxy, "meant for another application"
+            )

@@ -24,10 +24,9 @@ from ctclient.errors import ServerError
 from ctclient.peer import Peer, create_session
 from playwright.async_api import BrowserContext, expect
 
-from tests.support.browser import chromium, screenshot
-from tests.support.oidc import Login, provider_sign_in, running_provider
-from tests.support.ports import free_port
-from tests.support.server import ServerProcess, plain_http_env
+from tests.support.browser import browser_context, screenshot
+from tests.support.oidc import Login, provider_sign_in, sso_server
+from tests.support.server import ServerProcess
 
 StartServer = Callable[..., ServerProcess]
 TOKEN_LIFETIME = 10  # seconds: short, so that renewal and expiry happen in the test
@@ -35,19 +34,14 @@ TOKEN_LIFETIME = 10  # seconds: short, so that renewal and expiry happen in the 
 
 @pytest.fixture
 def server(start_server: StartServer) -> Iterator[ServerProcess]:
-    port = free_port()
-    with running_provider(f"http://127.0.0.1:{port}") as provider:
-        env = provider.server_env(CT_SSO_TOKEN_LIFETIME=str(TOKEN_LIFETIME))
-        yield start_server(**plain_http_env(CT_HTTP_PORT=str(port), **env))
+    with sso_server(start_server, CT_SSO_TOKEN_LIFETIME=str(TOKEN_LIFETIME)) as started:
+        yield started
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[BrowserContext]:
-    async with chromium() as chrome:
-        context = await chrome.new_context()
-        context.set_default_timeout(15_000)
+    async with browser_context() as context:
         yield context
-        await context.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 # Playwright's assertions wait 5 s by default. With three test processes, Chromium
 # and real servers sharing two cores, a page that goes through a sign-in provider
@@ -53,6 +53,18 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@asynccontextmanager
+async def browser_context() -> AsyncIterator[BrowserContext]:
+    """A fresh Chromium profile (no cookies), waiting up to 15 s for each action."""
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1200, "height": 800})
+        context.set_default_timeout(15_000)
+        try:
+            yield context
+        finally:
+            await context.close()
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.support.ports import free_port, wait_for_port
+from tests.support.server import ServerProcess, plain_http_env
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENT_ID = "ctserver"
@@ -171,3 +172,12 @@ async def ctclient_login(
     assert await login.finish() == 0, login.lines
     await page.close()
     return config_home / "ctclient" / "tokens.json"
+
+
+@contextmanager
+def sso_server(start_server: Callable[..., ServerProcess], **env: str) -> Iterator[ServerProcess]:
+    """A ctserver signing in through a provider of its own (``env`` added to the
+    provider's CT_SSO_* variables); both stop at the end."""
+    port = free_port()
+    with running_provider(f"http://127.0.0.1:{port}") as provider:
+        yield start_server(**plain_http_env(CT_HTTP_PORT=str(port), **provider.server_env(**env)))
