@@ -18,6 +18,7 @@ from csp.constants import NONE, SELF
 
 from ctserver.config import load_config
 from ctserver.datadir import load_or_create_secret_key, prepare_data_dir
+from dashboard.clients import VSCODE_SOURCE
 from licensing.keys import VENDOR_PUBLIC_KEY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,6 +31,10 @@ DEBUG = CONFIG.debug
 # Licenses are verified with the vendor's key, built in; never from the environment.
 # Only test settings (tests/settings_test_license.py) put their own key here.
 LICENSE_VERIFY_KEY = VENDOR_PUBLIC_KEY
+# The VS Code extension's package, as its build commits it, that /clients/vscode/
+# offers with this server's URL preset. Only test settings
+# (tests/settings_test_vscode.py) put another package here.
+VSCODE_CLIENT_BASE = VSCODE_SOURCE
 
 ALLOWED_HOSTS = [CONFIG.server_host, "localhost", "127.0.0.1", "[::1]", *CONFIG.extra_allowed_hosts]
 CSRF_TRUSTED_ORIGINS = [CONFIG.server_url]

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from dashboard.clients import build_python_client
+from dashboard.clients import BadClientSource, build_python_client, build_vscode_client
 from dashboard.credentials import ensure_dashboard_account, log_generated_password
 from sso.discovery import check_at_startup
 
@@ -20,7 +20,7 @@ logger = logging.getLogger("ctserver")
 
 
 def prepare() -> None:
-    """Check the database, make the dashboard account, build the client download."""
+    """Check the database, make the dashboard account, build the client downloads."""
     config = settings.CONFIG
     _warn_if_debug()
     if _unapplied_migrations():
@@ -39,6 +39,21 @@ def prepare() -> None:
         logger.info("Client download ready: /clients/%s/%s", client.client, client.filename)
     except (OSError, subprocess.CalledProcessError) as exc:
         logger.error("Could not build the client download: %s", exc)
+    _prepare_vscode_client(config.server_url)
+
+
+def _prepare_vscode_client(server_url: str) -> None:
+    """The VS Code extension's download: one log line says whether there is one."""
+    base = settings.VSCODE_CLIENT_BASE
+    try:
+        client = build_vscode_client(settings.DATA.root / "clients", server_url, base)
+    except (OSError, BadClientSource) as exc:
+        logger.error("Could not make the VS Code extension's download: %s", exc)
+        return
+    if client is None:
+        logger.info("No VS Code extension to offer: %s is missing (its build makes it)", base)
+    else:
+        logger.info("Client download ready: /clients/%s/%s", client.client, client.filename)
 
 
 def _unapplied_migrations() -> bool:

@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.clients import ClientFile, available, wheel_version
+from dashboard.clients import ClientFile, available, version_of
 from dashboard.downloads import count_download
 
 
@@ -30,6 +30,12 @@ CLIENTS = (
         "Python command-line client (ctclient)",
         "Host a folder or join a session from a terminal, with any editor. "
         "Needs Python 3.11 or newer.",
+    ),
+    ClientKind(
+        "vscode",
+        "VS Code extension",
+        "Start or join a session from VS Code or code-server, and edit the shared files "
+        "in the editor.",
     ),
 )
 
@@ -65,7 +71,7 @@ def _downloads(slug: str) -> list[Download]:
             data = item.path.read_bytes()
             found.append(
                 Download(
-                    item, wheel_version(item.filename), len(data), hashlib.sha256(data).hexdigest()
+                    item, version_of(item.filename), len(data), hashlib.sha256(data).hexdigest()
                 )
             )
     return found
@@ -98,6 +104,6 @@ def client_download(request: HttpRequest, client: str, filename: str) -> FileRes
     _offered()
     for item in available(_clients_dir()):
         if (item.client, item.filename) == (client, filename):
-            count_download(client, wheel_version(filename))
+            count_download(client, version_of(filename))
             return FileResponse(item.path.open("rb"), as_attachment=True, filename=filename)
     raise Http404("no such client download")
