@@ -1,9 +1,11 @@
 """A real nginx (Debian's package) in front of several ctservers, on loopback, with
-the routing of deploy/nginx/ (its maps and proxy settings are included as they are;
-only the list of servers is this test's)."""
+the routing of deploy/nginx/ (its maps and proxy settings are included as they are,
+its upstream's hashing and server parameters copied; only the list of servers is
+this test's)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,6 +22,16 @@ from tests.support.server import REPO, ServerProcess
 NGINX_FILES = REPO / "deploy" / "nginx"
 
 
+def deployed_upstream() -> tuple[str, str]:
+    """deploy/nginx/ctserver.conf's upstream: its hash line, and the parameters of
+    its servers (how long a failed one is skipped), which the tests must share."""
+    conf = (NGINX_FILES / "ctserver.conf").read_text()
+    hashing = re.search(r"^\s*(hash [^;]+;)", conf, re.MULTILINE)
+    server = re.search(r"^\s*server ctserver-1:\d+ ([^;]*);", conf, re.MULTILINE)
+    assert hashing and server, "deploy/nginx/ctserver.conf has no hash or server line"
+    return hashing.group(1), server.group(1)
+
+
 class Nginx:
     def __init__(
         self, workdir: Path, server_ports: list[int], prefix: list[str] | None = None
@@ -31,8 +43,10 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
-        servers = "\n".join(f"        server 127.0.0.1:{port};" for port in server_ports)
-        # The upstream's hash line is deploy/nginx/ctserver.conf's (checked there).
+        hashing, parameters = deployed_upstream()
+        servers = "\n".join(
+            f"        server 127.0.0.1:{port} {parameters};" for port in server_ports
+        )
         conf = f"""
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
@@ -43,7 +57,7 @@ http {{
     access_log off;
     include {NGINX_FILES}/ctserver-maps.conf;
     upstream ctserver {{
-        hash $ct_route consistent;
+        {hashing}
 {servers}
     }}
     server {{
@@ -55,6 +69,7 @@ http {{
     }}
 }}
 """
+        self.error_log = workdir / "error.log"
         self.conf = workdir / "nginx.conf"
         self.conf.write_text(conf)
         options = ["-p", str(workdir), "-c", str(self.conf), "-g", "daemon off; user root;"]

@@ -77,6 +77,7 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         if not self.data_dir.exists():
             shutil.copytree(_template_data_dir(), self.data_dir)
+        self._ready.clear()  # a restart waits for its own ready line, not the last run's
         self.process = subprocess.Popen(
             [str(ENTRYPOINT)],
             cwd=REPO,
