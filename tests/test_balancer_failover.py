@@ -65,7 +65,7 @@ def stop(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-    print(f"--- ctclient {process.args[3]}:\n{out}{err}")
+    print(f"--- ctclient, pid {process.pid}:\n{out}{err}")
 
 
 def content(path: Path) -> str | None:
