@@ -21,7 +21,8 @@ export const TEXT_NAME = "content";
 export type EntryKind = "text" | "binary" | "too_large";
 export type ShareMode = "on-demand" | "all";
 const KINDS: readonly EntryKind[] = ["text", "binary", "too_large"];
-/** What this client tells the host it can do, in `hello_app`. */
+/** What this client tells the host it can do, in `hello_app` (the web page draws
+ *  cursors but does not show the host's diagnostics, §10.3). */
 export const FEATURES: readonly string[] = ["awareness"];
 // Marks the transactions that apply a peer's update: those are not sent back.
 const REMOTE = Symbol("remote");
@@ -117,9 +118,12 @@ export class GuestFiles extends Emitter<FilesEvents> {
   private readonly files = new Map<string, OpenFile>();
   private readonly stops: (() => void)[] = [];
 
+  /** `client` and `features` are what `hello_app` says (§10): an editor that shows
+   *  the host's diagnostics announces ["awareness", "diagnostics"]. */
   constructor(
     private readonly peer: SessionPeer,
     private readonly client: string = CLIENT_NAME,
+    private readonly features: readonly string[] = FEATURES,
   ) {
     super();
     const rejoin = (): void => void this.rejoin();
@@ -201,7 +205,7 @@ export class GuestFiles extends Emitter<FilesEvents> {
   async rejoin(): Promise<void> {
     if (this.peer.status !== "admitted") return;
     await this.peer.send(
-      { type: "hello_app", fields: { client: this.client, features: FEATURES }, body: new Uint8Array(0) },
+      { type: "hello_app", fields: { client: this.client, features: this.features }, body: new Uint8Array(0) },
       HOST_PEER_ID,
     );
     for (const [path, file] of [...this.files].sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -18,10 +18,31 @@ export type {
   SessionInfo,
 } from "./control.js";
 export { DecryptError, SessionCipher } from "./crypto.js";
+export {
+  clampRange,
+  DiagnosticsSender,
+  diagnosticsMessage,
+  GuestDiagnostics,
+  parseDiagnostics,
+  DIAGNOSTICS_INTERVAL_MS,
+  MAX_DIAGNOSTICS,
+  SEVERITIES,
+} from "./diagnostics.js";
+export type {
+  Diagnostic,
+  DiagnosticsPeer,
+  DiagnosticsSenderOptions,
+  GuestDiagnosticsEvents,
+  ParsedDiagnostics,
+  Range,
+  Severity,
+} from "./diagnostics.js";
 export { Emitter } from "./emitter.js";
 export type { Listener } from "./emitter.js";
-export { GuestFiles, TEXT_NAME } from "./files.js";
+export { FEATURES, GuestFiles, TEXT_NAME } from "./files.js";
 export type { EntryKind, FilesEvents, SessionPeer, ShareMode, TreeEntry } from "./files.js";
+export { HostFiles } from "./hostfiles.js";
+export type { HostFilesEvents, HostFilesOptions, HostPeer } from "./hostfiles.js";
 export { formatJoinLink, LinkError, parseJoinLink, websocketUrl } from "./link.js";
 export type { JoinLink, LinkErrorKind } from "./link.js";
 export { decodeAppMessage, encodeAppMessage } from "./messages.js";

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 
 import { toBase64Url } from "../bytes.js";
-import { parseControl, type PeerInfo } from "../control.js";
+import { parseControl, type PeerInfo, type Role } from "../control.js";
 import { SessionCipher } from "../crypto.js";
 import { Emitter } from "../emitter.js";
 import type { SessionPeer } from "../files.js";
@@ -207,6 +207,7 @@ export class FakeClock implements Clock {
 /** A stand-in for a Peer: events are emitted by the test, sends are recorded. */
 export class FakePeer extends Emitter<PeerEvents> implements SessionPeer {
   peerId = 2;
+  role: Role = "guest";
   status: PeerStatus = "admitted";
   readOnly = false;
   connected = true;
@@ -225,12 +226,88 @@ export class FakePeer extends Emitter<PeerEvents> implements SessionPeer {
   }
 
   setPeer(peer: Record<string, unknown>): void {
-    const parsed = parseControl(JSON.stringify({ type: "join_request", peer }));
-    if (parsed.kind !== "frame" || parsed.frame.type !== "join_request") throw new Error("bad peer");
-    this.peers.set(parsed.frame.peer.peerId, parsed.frame.peer);
+    const info = peerInfo(peer);
+    this.peers.set(info.peerId, info);
   }
 
   take(): { message: AppMessage; to: number | undefined }[] {
     return this.sent.splice(0);
+  }
+}
+
+/** A peer object (§5.2) as Peer has it. */
+export function peerInfo(peer: Record<string, unknown>): PeerInfo {
+  const parsed = parseControl(JSON.stringify({ type: "join_request", peer }));
+  if (parsed.kind !== "frame" || parsed.frame.type !== "join_request") throw new Error("bad peer");
+  return parsed.frame.peer;
+}
+
+/** A welcome frame (§5.2) as Peer emits it. */
+export function welcomeFrame(overrides: Record<string, unknown> = {}): PeerEvents["welcome"] {
+  const parsed = parseControl(JSON.stringify(welcome(overrides)));
+  if (parsed.kind !== "frame" || parsed.frame.type !== "welcome") throw new Error("bad welcome");
+  return parsed.frame;
+}
+
+/** Fake peers wired together as the relay wires them (§7): a message reaches its
+ *  target, or every other connected peer, stamped with its sender's peer id, and
+ *  each sender's messages arrive in the order sent. A read-only guest's messages
+ *  to anyone but the host are dropped, as the server drops them. */
+export class FakeRelay {
+  readonly peers = new Map<number, FakePeer>();
+  /** What the relay refused to pass on (a read-only guest's broadcasts). */
+  readonly dropped: { sender: number; message: AppMessage }[] = [];
+
+  /** A new admitted peer; peer 1 is the host. Every peer's roster lists it. */
+  add(peerId: number, readOnly = false): FakePeer {
+    const peer = new FakePeer();
+    peer.peerId = peerId;
+    peer.role = peerId === 1 ? "host" : "guest";
+    peer.readOnly = readOnly;
+    this.peers.set(peerId, peer);
+    this.roster();
+    return peer;
+  }
+
+  /** The server's `set_read_only`: the flag changes everywhere, with a `read_only` event. */
+  setReadOnly(peerId: number, readOnly: boolean): void {
+    const target = this.peers.get(peerId)!;
+    target.readOnly = readOnly;
+    this.roster();
+    for (const peer of this.peers.values()) {
+      peer.emit("read_only", { peer: peer.peers.get(peerId)!, self: peer === target });
+    }
+  }
+
+  private roster(): void {
+    for (const peer of this.peers.values()) {
+      for (const [peerId, other] of this.peers) {
+        peer.setPeer(peerObject(peerId, { read_only: other.readOnly }));
+      }
+    }
+  }
+
+  /** Delivers what the peers send, round after round, until none sends any more. */
+  async settle(): Promise<void> {
+    for (let round = 0; round < 1000; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const outgoing = [...this.peers].map(([sender, peer]) => ({ sender, sent: peer.take() }));
+      if (outgoing.every(({ sent }) => sent.length === 0)) return;
+      for (const { sender, sent } of outgoing) {
+        for (const { message, to } of sent) this.route(sender, message, to);
+      }
+    }
+    throw new Error("the peers never went quiet");
+  }
+
+  private route(sender: number, message: AppMessage, to: number | undefined): void {
+    if (this.peers.get(sender)?.readOnly && to !== 1) {
+      this.dropped.push({ sender, message });
+      return;
+    }
+    for (const [peerId, peer] of this.peers) {
+      if (peerId === sender || !peer.connected || (to !== undefined && to !== peerId)) continue;
+      peer.emit("message", { ...message, sender, broadcast: to === undefined });
+    }
   }
 }
