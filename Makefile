@@ -17,7 +17,7 @@ DEV_PORT ?= 8000
 # Test processes: the suite mostly waits on real servers, so more than the cores.
 TEST_WORKERS ?= 3
 
-.PHONY: run dev test lint typecheck migrations-check deploy-check pytest web-test clean
+.PHONY: run dev test lint typecheck migrations-check deploy-check pytest web-test vscode-test clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -30,7 +30,7 @@ dev: $(DEV_STAMP)
 	CT_SERVER_URL=$${CT_SERVER_URL:-http://localhost:$(DEV_PORT)} CT_DEBUG=$${CT_DEBUG:-true} \
 		$(BIN)/python manage.py runserver localhost:$(DEV_PORT)
 
-test: lint typecheck migrations-check deploy-check pytest web-test
+test: lint typecheck migrations-check deploy-check pytest web-test vscode-test
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -49,6 +49,7 @@ pytest: $(DEV_STAMP)
 	scripts/ensure-test-binaries.sh
 	scripts/ensure-test-statsd.sh >/dev/null
 	scripts/client-wheelhouse.sh >/dev/null
+	scripts/ensure-code-server.sh >/dev/null
 	# Exit status 5 is "no test selected" (PYTEST_ARGS may pick only one kind).
 	CT_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal \
 		-m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
@@ -62,6 +63,13 @@ web-test:
 	cd clients/web && npm test
 	@out=$$(mktemp -d) && CT_BUILD_QUIET=1 node clients/web/build.mjs $$out/web && diff -r $$out/web static/web; \
 	  status=$$?; rm -rf $$out; [ $$status -eq 0 ] || { echo "static/web/ differs from a fresh build: run 'npm run build' in clients/web and commit static/web/"; exit 1; }
+
+# The VS Code extension's tests (clients/vscode, on the web client's core); the
+# .vsix the server offers is committed: a fresh package must hold the same files.
+vscode-test:
+	cd clients/vscode && npm_config_cache=$${XDG_CACHE_HOME:-$$HOME/.cache}/ctserver-tests/npm npm ci --no-audit --no-fund --prefer-offline
+	cd clients/vscode && npm test
+	cd clients/vscode && node check-package.mjs
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ctserver needs Python 3.11 or newer, found " + sys.version.split()[0])'

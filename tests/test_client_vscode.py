@@ -27,6 +27,7 @@ from ctserver.datadir import DataDir
 from dashboard import client_pages
 from dashboard.clients import (
     PACKAGE_JSON,
+    VSCODE_SOURCE,
     BadClientSource,
     ClientFile,
     available,
@@ -99,9 +100,9 @@ def fake_base(tmp_path: Path) -> Path:
     return fake_vsix(tmp_path / "base" / "ctserver-vscode.vsix")
 
 
-# Every base package the server must accept. When the extension's build commits
-# clients/vscode/dist/ctserver-vscode.vsix, the real one joins the fake here.
-BASES: dict[str, Callable[[Path], Path]] = {"fake": fake_base}
+# Every base package the server must accept: a small fake, and the extension's
+# committed package (clients/vscode/dist/ctserver-vscode.vsix).
+BASES: dict[str, Callable[[Path], Path]] = {"fake": fake_base, "committed": lambda _: VSCODE_SOURCE}
 
 
 @pytest.mark.parametrize("base", BASES.values(), ids=BASES.keys())

@@ -1,0 +1,203 @@
+// Hosting: the open workspace folder shared with guests (docs/protocol.md §10.1).
+// Names go to guests at once, contents only of the files they open; guests' edits
+// land in this VS Code's editors, unsaved, like the host's own.
+
+import { webcrypto } from "node:crypto";
+import { relative, sep } from "node:path";
+
+import * as vscode from "vscode";
+import type * as Y from "yjs";
+
+import { Awareness } from "../../web/core/awareness.js";
+import type { PeerInfo } from "../../web/core/control.js";
+import { DiagnosticsSender } from "../../web/core/diagnostics.js";
+import { HostFiles } from "../../web/core/hostfiles.js";
+import { formatJoinLink, type JoinLink } from "../../web/core/link.js";
+import { pathProblem } from "../../web/core/paths.js";
+import { Peer } from "../../web/core/peer.js";
+import { toRecords } from "./diagnostics.js";
+import { DocumentBinder } from "./documents.js";
+import type { LiveSession } from "./live.js";
+import { createSession, socketFor, USER_AGENT } from "./net.js";
+import { colourFor } from "./presence.js";
+import { scan } from "./scan.js";
+
+const RESCAN_DELAY_MS = 500;
+
+export interface HostOptions {
+  readonly serverUrl: string;
+  readonly name: string;
+  readonly autoAdmit: boolean;
+  readonly ca: string | undefined;
+  readonly folder: vscode.WorkspaceFolder;
+}
+
+export class HostSession implements LiveSession {
+  readonly role = "host";
+  readonly awareness: Awareness;
+  readonly link: string;
+  private readonly files: HostFiles;
+  private readonly binder: DocumentBinder;
+  private readonly diagnostics: DiagnosticsSender;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly ended: ((words: string) => void)[] = [];
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private disposed = false;
+
+  private constructor(
+    readonly peer: Peer,
+    private readonly root: string,
+    link: JoinLink,
+    private readonly options: HostOptions,
+  ) {
+    this.link = formatJoinLink(link);
+    this.files = new HostFiles(peer, { share: "on-demand", keepFiles: false, load: (path) => this.loadText(path) });
+    this.binder = new DocumentBinder({
+      pathOf: (uri) => this.pathOf(uri),
+      docOf: (path) => this.files.doc(path),
+      readOnly: () => false,
+      refused: () => undefined,
+    });
+    this.awareness = new Awareness(peer, (path) => this.files.doc(path), { name: peer.name, colour: colourFor(1) });
+    this.diagnostics = new DiagnosticsSender(peer, { wanted: (path) => this.files.guestsWith(path).length > 0 });
+    this.files.on("opened", ({ path, doc }) => this.follow(path, doc));
+    this.files.on("synced", ({ peerId, path }) => {
+      this.diagnostics.set(path, toRecords(vscode.languages.getDiagnostics(this.uriOf(path))));
+      this.diagnostics.sendTo(peerId, path);
+    });
+    peer.on("join_request", ({ peer: guest }) => void this.ask(guest));
+    peer.on("license_full", ({ message }) => void vscode.window.showWarningMessage(`ctserver: could not admit: ${message}`));
+    peer.on("closed", ({ words, reason }) => this.finished(reason ? `${words} (${reason})` : words));
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(options.folder, "**/*"));
+    const rescan = (): void => this.scheduleRescan();
+    this.subscriptions.push(
+      watcher,
+      watcher.onDidCreate(rescan),
+      watcher.onDidDelete(rescan),
+      watcher.onDidChange(rescan),
+      vscode.workspace.onDidOpenTextDocument((document) => void this.opened(document)),
+      vscode.languages.onDidChangeDiagnostics(({ uris }) => {
+        for (const uri of uris) {
+          const path = this.pathOf(uri);
+          // Kept for every shared text file, sent only for those a guest has open
+          // (the sender asks `wanted`): a guest opening one later gets the latest.
+          if (path !== null && this.files.entries.get(path)?.kind === "text") {
+            this.diagnostics.set(path, toRecords(vscode.languages.getDiagnostics(uri)));
+          }
+        }
+      }),
+    );
+  }
+
+  /** Create the session on the server, connect as its host and share `folder`. */
+  static async start(options: HostOptions): Promise<HostSession> {
+    const created = await createSession(options.serverUrl, options.name, options.autoAdmit, options.ca);
+    const key = webcrypto.getRandomValues(new Uint8Array(32));
+    const link: JoinLink = { serverUrl: options.serverUrl.replace(/\/+$/, ""), sessionId: created.sessionId, key };
+    const peer = new Peer({
+      link,
+      name: options.name,
+      WebSocket: socketFor(created.sessionId, options.ca),
+      hostSecret: created.hostSecret,
+      client: USER_AGENT,
+    });
+    await peer.start();
+    const session = new HostSession(peer, options.folder.uri.fsPath, link, options);
+    session.files.setEntries(await scan(session.root));
+    for (const document of vscode.workspace.textDocuments) await session.opened(document);
+    return session;
+  }
+
+  uriOf(path: string): vscode.Uri {
+    return vscode.Uri.joinPath(this.options.folder.uri, ...path.split("/"));
+  }
+
+  pathOf(uri: vscode.Uri): string | null {
+    if (uri.scheme !== "file") return null;
+    const path = relative(this.root, uri.fsPath).split(sep).join("/");
+    if (path === "" || path.startsWith("../") || pathProblem(path) !== null) return null;
+    return path;
+  }
+
+  docOf(path: string): Y.Doc | undefined {
+    return this.files.doc(path);
+  }
+
+  load(path: string): Promise<Y.Doc | null> {
+    return this.files.open(path).catch(() => null);
+  }
+
+  get guests(): PeerInfo[] {
+    return [...this.peer.peers.values()].filter((peer) => peer.role === "guest");
+  }
+
+  async finish(): Promise<void> {
+    await this.peer.end();
+  }
+
+  onEnded(listener: (words: string) => void): void {
+    this.ended.push(listener);
+  }
+
+  /** A shared text file the host opened in VS Code: load it, so that its cursor
+   *  and the guests' are drawn and edits flow. */
+  private async opened(document: vscode.TextDocument): Promise<void> {
+    const path = this.pathOf(document.uri);
+    if (path === null || this.files.entries.get(path)?.kind !== "text") return;
+    await this.files.open(path).catch(() => null);
+    this.binder.bind(document);
+  }
+
+  private async loadText(path: string): Promise<string | null> {
+    try {
+      return (await vscode.workspace.openTextDocument(this.uriOf(path))).getText();
+    } catch {
+      return null;
+    }
+  }
+
+  /** A loaded document stays bound to a VS Code document while the session lasts:
+   *  VS Code may drop a document no editor shows, and a guest's edit brings it back. */
+  private follow(path: string, doc: Y.Doc): void {
+    this.binder.bindOpen();
+    doc.on("update", () => {
+      const uri = this.uriOf(path);
+      if (this.disposed || this.binder.isBound(uri)) return;
+      void vscode.workspace.openTextDocument(uri).then((document) => this.binder.bind(document));
+    });
+  }
+
+  private async ask(guest: PeerInfo): Promise<void> {
+    const who = guest.verified === false ? `${guest.name} (unverified)` : guest.email ? `${guest.name} <${guest.email}>` : guest.name;
+    const answer = await vscode.window.showInformationMessage(`ctserver: ${who} asks to join your session.`, "Admit", "Deny");
+    if (answer === "Admit") this.peer.admit(guest.peerId);
+    else if (answer === "Deny") this.peer.deny(guest.peerId);
+  }
+
+  private scheduleRescan(): void {
+    if (this.rescanTimer !== null) clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => {
+      this.rescanTimer = null;
+      void scan(this.root).then((entries) => {
+        if (!this.disposed) this.files.setEntries(entries);
+      });
+    }, RESCAN_DELAY_MS);
+  }
+
+  private finished(words: string): void {
+    for (const listener of this.ended.splice(0)) listener(words);
+    this.dispose();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.rescanTimer !== null) clearTimeout(this.rescanTimer);
+    for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
+    this.diagnostics.dispose();
+    this.awareness.dispose();
+    this.binder.dispose();
+    this.files.dispose();
+    if (this.peer.closed === null) this.peer.close();
+  }
+}

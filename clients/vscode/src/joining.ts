@@ -1,0 +1,380 @@
+// Joining: the host's folder as a virtual file system (`ctserver://<session>/<path>`),
+// read from the session's documents, never from or to this machine's disk. A file's
+// content is asked for when VS Code opens it (docs/protocol.md §10.1); edits flow
+// through the binding, and VS Code's save is a no-op that keeps the editor clean
+// (a dirty editor would be backed up to disk by VS Code's hot exit).
+
+import { TextEncoder } from "node:util";
+
+import * as vscode from "vscode";
+import type * as Y from "yjs";
+
+import { Awareness } from "../../web/core/awareness.js";
+import { GuestDiagnostics } from "../../web/core/diagnostics.js";
+import { GuestFiles, TEXT_NAME, type TreeEntry } from "../../web/core/files.js";
+import { formatJoinLink, parseJoinLink } from "../../web/core/link.js";
+import { checkPath, pathProblem } from "../../web/core/paths.js";
+import { Peer } from "../../web/core/peer.js";
+import { fromRecords } from "./diagnostics.js";
+import { DocumentBinder } from "./documents.js";
+import type { LiveSession } from "./live.js";
+import { socketFor, USER_AGENT } from "./net.js";
+import { colourFor } from "./presence.js";
+
+export const SCHEME = "ctserver";
+const SYNC_TIMEOUT_MS = 20_000;
+const SAVE_DELAY_MS = 150;
+const FEATURES = ["awareness", "diagnostics"];
+
+export interface JoinOptions {
+  readonly link: string;
+  readonly name: string;
+  readonly ca: string | undefined;
+  /** Shown while the host has not admitted us yet; resolves when it has. */
+  readonly waitInLobby: (admitted: Promise<void>) => Thenable<void>;
+}
+
+export class GuestSession implements LiveSession {
+  readonly role = "guest";
+  readonly files: GuestFiles;
+  readonly awareness: Awareness;
+  readonly link: string;
+  private readonly binder: DocumentBinder;
+  private readonly diagnostics: GuestDiagnostics;
+  private readonly problems: vscode.DiagnosticCollection;
+  private readonly ended: ((words: string) => void)[] = [];
+  private readonly saveTimers = new Map<string, NodeJS.Timeout>();
+  private readonly changeListeners: ((paths: readonly string[]) => void)[] = [];
+  private toldReadOnly = false;
+  private disposed = false;
+
+  private constructor(
+    readonly peer: Peer,
+    link: string,
+  ) {
+    this.link = link;
+    this.files = new GuestFiles(peer, USER_AGENT, FEATURES);
+    this.awareness = new Awareness(peer, (path) => this.files.doc(path), {
+      name: peer.name,
+      colour: colourFor(peer.peerId),
+    });
+    this.binder = new DocumentBinder({
+      pathOf: (uri) => this.pathOf(uri),
+      docOf: (path) => (this.files.isSynced(path) ? this.files.doc(path) : undefined),
+      readOnly: () => peer.readOnly,
+      refused: () => this.tellReadOnly(),
+      changed: (document) => this.saveSoon(document),
+    });
+    this.problems = vscode.languages.createDiagnosticCollection("ctserver");
+    this.diagnostics = new GuestDiagnostics(peer);
+    this.diagnostics.on("change", ({ path, diagnostics }) => {
+      this.problems.set(this.uriOf(path), fromRecords(diagnostics, this.hostName));
+    });
+    this.diagnostics.on("cleared", ({ path }) => this.problems.delete(this.uriOf(path)));
+    this.files.on("synced", () => this.binder.bindOpen());
+    this.files.on("tree", ({ gone }) => {
+      for (const path of gone) {
+        this.problems.delete(this.uriOf(path));
+        this.diagnostics.clear(path);
+      }
+      for (const listener of this.changeListeners) listener(gone);
+    });
+    peer.on("read_only", ({ self, peer: who }) => {
+      if (self) {
+        this.toldReadOnly = false;
+        void vscode.window.showInformationMessage(who.readOnly ? "ctserver: the host made you read-only." : "ctserver: you may edit again.");
+      }
+    });
+    peer.on("closed", ({ words, reason }) => this.finished(reason ? `${words} (${reason})` : words));
+  }
+
+  /** Connect with the link's key, wait in the lobby if the host must admit us. */
+  static async join(options: JoinOptions): Promise<GuestSession> {
+    const link = parseJoinLink(options.link);
+    const peer = new Peer({
+      link,
+      name: options.name,
+      WebSocket: socketFor(link.sessionId, options.ca),
+      client: USER_AGENT,
+    });
+    await peer.start();
+    if (peer.status === "lobby") {
+      const admitted = new Promise<void>((resolve, reject) => {
+        peer.on("admitted", () => resolve());
+        peer.on("closed", (closed) => reject(new Error(`${closed.words}${closed.reason ? ` (${closed.reason})` : ""}`)));
+      });
+      await options.waitInLobby(admitted);
+      await admitted;
+    }
+    return new GuestSession(peer, formatJoinLink(link));
+  }
+
+  get hostName(): string {
+    return this.peer.peers.get(1)?.name ?? "host";
+  }
+
+  get sessionId(): string {
+    return this.peer.link.sessionId;
+  }
+
+  uriOf(path: string): vscode.Uri {
+    return vscode.Uri.from({ scheme: SCHEME, authority: this.sessionId, path: `/${path}` });
+  }
+
+  /** Whether `uri` is of this session. (VS Code writes a URI's authority in lower
+   *  case when it makes one from text; a session id has both cases.) */
+  owns(uri: vscode.Uri): boolean {
+    return uri.scheme === SCHEME && uri.authority.toLowerCase() === this.sessionId.toLowerCase();
+  }
+
+  pathOf(uri: vscode.Uri): string | null {
+    if (!this.owns(uri)) return null;
+    const path = uri.path.replace(/^\//, "");
+    return pathProblem(path) === null ? path : null;
+  }
+
+  docOf(path: string): Y.Doc | undefined {
+    return this.files.isSynced(path) ? this.files.doc(path) : undefined;
+  }
+
+  async load(path: string): Promise<Y.Doc | null> {
+    try {
+      return await this.synced(path);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Told which paths went whenever the tree changes. */
+  onTreeChange(listener: (gone: readonly string[]) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** The document of `path` once the host's `doc_sync` arrived. */
+  async synced(path: string): Promise<Y.Doc> {
+    const checked = checkPath(path);
+    const doc = this.files.open(checked);
+    if (this.files.isSynced(checked)) return doc;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stop();
+        reject(vscode.FileSystemError.Unavailable(`${checked}: the host did not send it within 20 s`));
+      }, SYNC_TIMEOUT_MS);
+      const stop = this.files.on("synced", ({ path: synced, doc: ready }) => {
+        if (synced !== checked) return;
+        clearTimeout(timer);
+        stop();
+        resolve(ready);
+      });
+    });
+  }
+
+  async finish(): Promise<void> {
+    await this.peer.leave();
+  }
+
+  onEnded(listener: (words: string) => void): void {
+    this.ended.push(listener);
+  }
+
+  /** Keep the editor clean: its save is a no-op (the edit is shared already). */
+  private saveSoon(document: vscode.TextDocument): void {
+    const key = document.uri.toString();
+    clearTimeout(this.saveTimers.get(key));
+    this.saveTimers.set(
+      key,
+      setTimeout(() => {
+        this.saveTimers.delete(key);
+        if (!document.isClosed && document.isDirty) void document.save();
+      }, SAVE_DELAY_MS),
+    );
+  }
+
+  private tellReadOnly(): void {
+    if (this.toldReadOnly) return;
+    this.toldReadOnly = true;
+    void vscode.window.showWarningMessage("ctserver: you are read-only in this session: your edit was taken back.");
+  }
+
+  private finished(words: string): void {
+    for (const listener of this.ended.splice(0)) listener(words);
+    this.dispose();
+  }
+
+  /** Nothing of the session stays: editors closed, problems cleared, documents gone. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const timer of this.saveTimers.values()) clearTimeout(timer);
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.scheme === SCHEME);
+    void vscode.window.tabGroups.close(tabs, true);
+    this.problems.clear();
+    this.problems.dispose();
+    this.diagnostics.dispose();
+    this.awareness.dispose();
+    this.binder.dispose();
+    this.files.dispose();
+    if (this.peer.closed === null) this.peer.close();
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** The `ctserver:` file system: the joined session's tree and documents. */
+export class SharedFileSystem implements vscode.FileSystemProvider {
+  private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.emitter.event;
+  private session: GuestSession | null = null;
+  private readonly since = Date.now();
+
+  use(session: GuestSession | null): void {
+    this.session = session;
+    session?.onTreeChange((gone) => {
+      const root = session.uriOf("");
+      this.emitter.fire([
+        { type: vscode.FileChangeType.Changed, uri: root },
+        ...gone.map((path) => ({ type: vscode.FileChangeType.Deleted, uri: session.uriOf(path) })),
+      ]);
+    });
+  }
+
+  private sessionFor(uri: vscode.Uri): GuestSession {
+    const session = this.session;
+    if (session === null || !session.owns(uri)) throw vscode.FileSystemError.Unavailable(uri);
+    return session;
+  }
+
+  private pathIn(uri: vscode.Uri): string {
+    const path = uri.path.replace(/^\/+|\/+$/g, "");
+    if (path !== "" && pathProblem(path) !== null) throw vscode.FileSystemError.FileNotFound(uri);
+    return path;
+  }
+
+  watch(): vscode.Disposable {
+    return new vscode.Disposable(() => undefined);
+  }
+
+  stat(uri: vscode.Uri): vscode.FileStat {
+    const session = this.sessionFor(uri);
+    const path = this.pathIn(uri);
+    const entry = session.files.entries.get(path);
+    if (entry !== undefined) {
+      const doc = session.docOf(path);
+      const size = doc === undefined ? entry.size : encoder.encode(doc.getText(TEXT_NAME).toString()).length;
+      const readonly = entry.kind !== "text" || session.peer.readOnly;
+      return {
+        type: vscode.FileType.File,
+        ctime: this.since,
+        mtime: this.since,
+        size,
+        ...(readonly ? { permissions: vscode.FilePermission.Readonly } : {}),
+      };
+    }
+    if (path === "" || [...session.files.entries.keys()].some((shared) => shared.startsWith(`${path}/`))) {
+      return { type: vscode.FileType.Directory, ctime: this.since, mtime: this.since, size: 0 };
+    }
+    throw vscode.FileSystemError.FileNotFound(uri);
+  }
+
+  readDirectory(uri: vscode.Uri): [string, vscode.FileType][] {
+    const session = this.sessionFor(uri);
+    return childrenOf(session.files.entries, this.pathIn(uri));
+  }
+
+  async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const session = this.sessionFor(uri);
+    const path = this.pathIn(uri);
+    const entry = session.files.entries.get(path);
+    if (entry === undefined) throw vscode.FileSystemError.FileNotFound(uri);
+    if (entry.kind !== "text") {
+      throw vscode.FileSystemError.NoPermissions(`${path}: only its name is shared (${entry.kind.replace("_", " ")})`);
+    }
+    const doc = await session.synced(path);
+    return encoder.encode(doc.getText(TEXT_NAME).toString());
+  }
+
+  writeFile(uri: vscode.Uri): void {
+    const session = this.sessionFor(uri);
+    const path = this.pathIn(uri);
+    // Saving a shared file: its edits went to the host as they were typed.
+    if (session.docOf(path) === undefined) {
+      throw vscode.FileSystemError.NoPermissions("new files are made on the host's side");
+    }
+  }
+
+  createDirectory(): void {
+    throw vscode.FileSystemError.NoPermissions("folders are made on the host's side");
+  }
+
+  delete(): void {
+    throw vscode.FileSystemError.NoPermissions("files are deleted on the host's side");
+  }
+
+  rename(): void {
+    throw vscode.FileSystemError.NoPermissions("files are renamed on the host's side");
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
+  }
+}
+
+/** The names directly in `folder` ("" for the root), folders first, as VS Code lists them. */
+export function childrenOf(entries: ReadonlyMap<string, TreeEntry>, folder: string): [string, vscode.FileType][] {
+  const prefix = folder === "" ? "" : `${folder}/`;
+  const children = new Map<string, vscode.FileType>();
+  for (const path of entries.keys()) {
+    if (!path.startsWith(prefix)) continue;
+    const rest = path.slice(prefix.length);
+    const slash = rest.indexOf("/");
+    if (slash === -1) children.set(rest, vscode.FileType.File);
+    else children.set(rest.slice(0, slash), vscode.FileType.Directory);
+  }
+  return [...children].sort(([a, aType], [b, bType]) => bType - aType || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The shared tree in the Explorer, for the guest. */
+export class SharedFilesView implements vscode.TreeDataProvider<string>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private session: GuestSession | null = null;
+
+  show(session: GuestSession | null): void {
+    this.session = session;
+    session?.onTreeChange(() => this.changed.fire());
+    this.changed.fire();
+  }
+
+  getTreeItem(path: string): vscode.TreeItem {
+    const session = this.session;
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const entry = session?.files.entries.get(path);
+    if (session === null || entry === undefined) {
+      const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Collapsed);
+      item.iconPath = vscode.ThemeIcon.Folder;
+      return item;
+    }
+    const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
+    item.resourceUri = session.uriOf(path);
+    item.iconPath = vscode.ThemeIcon.File;
+    if (entry.kind === "text") {
+      item.command = { command: "vscode.open", title: "Open", arguments: [session.uriOf(path)] };
+    } else {
+      item.description = `${entry.kind.replace("_", " ")}: name only`;
+    }
+    return item;
+  }
+
+  getChildren(path?: string): string[] {
+    const session = this.session;
+    if (session === null) return [];
+    const folder = path ?? "";
+    return childrenOf(session.files.entries, folder).map(([name]) => (folder === "" ? name : `${folder}/${name}`));
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}

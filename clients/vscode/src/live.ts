@@ -1,0 +1,28 @@
+// What a hosted or joined session offers the rest of the extension: the views,
+// the cursors and the commands work on this, whichever side we are on.
+
+import type * as vscode from "vscode";
+import type * as Y from "yjs";
+
+import type { Awareness } from "../../web/core/awareness.js";
+import type { Peer } from "../../web/core/peer.js";
+
+export interface LiveSession extends vscode.Disposable {
+  readonly role: "host" | "guest";
+  readonly peer: Peer;
+  readonly awareness: Awareness;
+  /** The join link (with the key): the host's to copy; a guest's stays in memory. */
+  readonly link: string;
+  /** The editor URI of a shared path. */
+  uriOf(path: string): vscode.Uri;
+  /** The shared path of an editor URI, or null when it is not one of this session's. */
+  pathOf(uri: vscode.Uri): string | null;
+  /** The loaded document of a shared path, if any. */
+  docOf(path: string): Y.Doc | undefined;
+  /** Load a shared path's document (to draw a cursor in it or follow someone there). */
+  load(path: string): Promise<Y.Doc | null>;
+  /** Host: end the session for everyone. Guest: leave it. */
+  finish(): Promise<void>;
+  /** Told when the session ended, whoever ended it. */
+  onEnded(listener: (words: string) => void): void;
+}
