@@ -25,6 +25,7 @@ from tests.support.vscode import (
     notification,
     open_file_quickly,
     open_workbench,
+    pick,
     run_command,
     running_code_server,
 )
@@ -136,10 +137,14 @@ async def open_shared(page: Page, name: str) -> None:
     await expect(page.locator(".tabs-container .tab", has_text=name)).to_be_visible()
 
 
-async def join_in_browser(page: Page, link: str, name: str, path: str) -> None:
-    await page.goto(link)
-    await page.locator("#name-input").fill(name)
-    await page.locator("#join-button").click()
+async def admit(host: Page, name: str) -> None:
+    """Answer "Admit" to the host's question about ``name``."""
+    asking = notification(host, f"{name} asks to join").first
+    await expect(asking).to_be_visible(timeout=30_000)
+    await asking.get_by_role("button", name="Admit").click()
+
+
+async def open_in_browser(page: Page, path: str) -> None:
     await page.locator("#file-tree").get_by_role("treeitem", name=path, exact=True).click()
     await expect(page.locator("#editor .cm-content")).to_have_attribute("contenteditable", "true")
 
@@ -176,7 +181,7 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
     (folder / "secret.txt").write_text("not shared\n")
     dan_home = tmp_path / "dan-home"
     dan_home.mkdir()
-    host_settings = {"ctserver.displayName": "Ada", "ctserver.autoAdmit": True}
+    host_settings = {"ctserver.displayName": "Ada"}  # Ada admits each guest herself
     guest_dir = tmp_path / "bob"
     with (
         running_code_server(tmp_path / "ada", vsix, folder, host_settings) as (
@@ -195,6 +200,7 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
 
         bob = ctclient("join", link, str(guest_dir), "--open", "notes.md", "--name", "Bob")
         try:
+            await admit(ada, "Bob")
             await eventually(
                 lambda: text_of(guest_dir / "notes.md") == "start\n", what="Bob's copy"
             )
@@ -212,7 +218,11 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await expect(lines_of(ada)).to_contain_text("from Bob", timeout=20_000)
 
             # Cleo joins from the browser and types.
-            await join_in_browser(cleo, link, "Cleo", "notes.md")
+            await cleo.goto(link)
+            await cleo.locator("#name-input").fill("Cleo")
+            await cleo.locator("#join-button").click()
+            await admit(ada, "Cleo")
+            await open_in_browser(cleo, "notes.md")
             await expect(cleo.locator("#editor .cm-content")).to_contain_text("from Bob")
             await cleo.locator("#editor .cm-content").click()
             await cleo.keyboard.press("Control+End")
@@ -221,7 +231,10 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await eventually(lambda: "Cleo was here" in text_of(guest_dir / "notes.md"), what="Bob")
 
             # Dan joins from another VS Code: the shared tree, a live file, the host's problems.
-            await join_in_vscode(dan, dan_url, link)
+            await open_workbench(dan, dan_url)
+            await run_command(dan, "ctserver: Join session", answer=link)
+            await admit(ada, "Dan")
+            await expect(notification(dan, "joined").first).to_be_visible(timeout=30_000)
             await open_shared(dan, "notes.md")
             await expect(lines_of(dan)).to_contain_text("Cleo was here")
             await type_at_end_in_vscode(dan, "and Dan too\n")
@@ -245,6 +258,25 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await expect(problems).to_contain_text("Expected comma", timeout=30_000)
             await expect(problems).to_contain_text("Ada's")
             await screenshot(dan, "vscode-guest-problems")
+
+            # Ada makes Dan read-only: his typing is taken back, nobody gets it.
+            await run_command(ada, "ctserver: Make read-only / allow editing")
+            await pick(ada, "Dan")
+            await expect(notification(dan, "made you read-only").first).to_be_visible()
+            await open_shared(dan, "notes.md")
+            await type_at_end_in_vscode(dan, "Dan may not write this")
+            await asyncio.sleep(1)
+            await screenshot(dan, "vscode-guest-read-only")
+            await expect(lines_of(dan)).not_to_contain_text("Dan may not write this")
+            await expect(lines_of(ada)).not_to_contain_text("Dan may not write this")
+            assert "Dan may not write this" not in text_of(guest_dir / "notes.md")
+
+            # Ada removes Cleo: her page says so.
+            await run_command(ada, "ctserver: Remove from session")
+            await pick(ada, "Cleo")
+            await expect(cleo.locator("body")).to_contain_text(
+                "The host took you out of the session"
+            )
 
             # Ada ends the session: nothing of it stays with Dan or Bob.
             await run_command(ada, "ctserver: End session")

@@ -138,6 +138,16 @@ async def run_command(page: Page, title: str, answer: str | None = None) -> None
         await page.keyboard.press("Enter")
 
 
+async def pick(page: Page, label: str) -> None:
+    """Choose ``label`` in the quick pick a command opened."""
+    box = page.locator(".quick-input-widget input")
+    await expect(box).to_be_visible()
+    await box.fill(label)
+    first = page.locator(".quick-input-list .monaco-list-row").first
+    await expect(first).to_have_attribute("aria-label", re.compile(re.escape(label)))
+    await page.keyboard.press("Enter")
+
+
 def notification(page: Page, pattern: str) -> Locator:
     return page.locator(".notification-toast, .notifications-center").filter(
         has_text=re.compile(pattern)

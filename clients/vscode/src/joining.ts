@@ -231,6 +231,13 @@ export class SharedFileSystem implements vscode.FileSystemProvider {
 
   use(session: GuestSession | null): void {
     this.session = session;
+    // Read-only or not is a permission of every shared file: VS Code asks again,
+    // and locks or unlocks the open editors.
+    session?.peer.on("read_only", ({ self }) => {
+      if (!self) return;
+      const changed = [...session.files.entries.keys()].map((path) => session.uriOf(path));
+      this.emitter.fire(changed.map((uri) => ({ type: vscode.FileChangeType.Changed, uri })));
+    });
     session?.onTreeChange((gone) => {
       const root = session.uriOf("");
       this.emitter.fire([
