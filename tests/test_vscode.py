@@ -181,7 +181,7 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
     (folder / "secret.txt").write_text("not shared\n")
     dan_home = tmp_path / "dan-home"
     dan_home.mkdir()
-    host_settings = {"ctserver.displayName": "Ada"}  # Ada admits each guest herself
+    host_settings: dict[str, object] = {"ctserver.displayName": "Ada"}  # she admits each guest
     guest_dir = tmp_path / "bob"
     with (
         running_code_server(tmp_path / "ada", vsix, folder, host_settings) as (
