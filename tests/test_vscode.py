@@ -211,8 +211,8 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await expect(lines_of(ada)).to_contain_text("start")
             await type_at_end_in_vscode(ada, "typed by Ada in VS Code\n")
             await eventually(
-                lambda: "typed by Ada in VS Code" in text_of(guest_dir / "notes.md"),
-                what="Ada's typing in Bob's file",
+                lambda: text_of(guest_dir / "notes.md") == "start\ntyped by Ada in VS Code\n",
+                what="all of Ada's typing in Bob's file",
             )
             (guest_dir / "notes.md").write_text(text_of(guest_dir / "notes.md") + "from Bob\n")
             await expect(lines_of(ada)).to_contain_text("from Bob", timeout=20_000)
@@ -330,8 +330,10 @@ async def test_a_ctclient_host_with_a_vs_code_guest(
             await open_shared(dan, "main.py")
             await expect(lines_of(dan)).to_contain_text("print('hello')")
             await type_at_end_in_vscode(dan, "print('from VS Code')\n")
+            # All of it, the last line feed too: ctclient writes each edit it gets to
+            # disk, and a write of Dan's last keystroke would race Ada's edit below.
             await eventually(
-                lambda: "print('from VS Code')" in text_of(folder / "main.py"),
+                lambda: text_of(folder / "main.py") == "print('hello')\nprint('from VS Code')\n",
                 what="Dan's typing in Ada's folder",
             )
             (folder / "main.py").write_text(text_of(folder / "main.py") + "print('from Ada')\n")
@@ -342,5 +344,6 @@ async def test_a_ctclient_host_with_a_vs_code_guest(
             await expect(notification(dan, "session ended").first).to_be_visible(timeout=20_000)
             await expect(dan.locator(".tabs-container .tab")).to_have_count(0)
             assert list(home.iterdir()) == []
+            await screenshot(dan, "vscode-guest-of-ctclient-ended")
     finally:
         print(stop(hosting))

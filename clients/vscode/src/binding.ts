@@ -19,7 +19,7 @@
 import Delta from "quill-delta";
 import * as Y from "yjs";
 
-import { applyDelta, deltaOfEdits, diffDelta, editsOfDelta, isNoop, plainDelta, type OffsetEdit } from "./text.js";
+import { applyDelta, deltaOfSequence, diffDelta, editsOfDelta, isNoop, plainDelta, type OffsetEdit } from "./text.js";
 
 /** The editor side, as the binding needs it (a VS Code TextDocument, or a test's fake). */
 export interface EditorText {
@@ -32,8 +32,9 @@ export interface EditorText {
   apply(edits: readonly OffsetEdit[], version: number): Promise<boolean>;
 }
 
-/** One change event from the editor: its replacements (each relative to the text
- *  before the event) and the document's version after it. */
+/** One change event from the editor: its replacements, applied one after another
+ *  (each relative to the text the ones before it left, as VS Code's contentChanges
+ *  are), and the document's version after it. */
 export interface EditorChange {
   readonly version: number;
   readonly edits: readonly OffsetEdit[];
@@ -103,7 +104,7 @@ export class TextBinding {
       this.ownVersion = null; // our edit's own event, after its answer: already counted
       return;
     }
-    this.local(deltaOfEdits(change.edits));
+    this.local(deltaOfSequence(change.edits));
     this.schedule();
   }
 
@@ -134,8 +135,13 @@ export class TextBinding {
     while (!this.disposed && this.inflight === null && !isNoop(this.pending)) {
       const version = this.editor.version();
       const sent = { delta: this.pending, version };
-      this.inflight = sent;
       this.pending = new Delta();
+      if (applyDelta(this.shadow, sent.delta) === this.shadow) {
+        // Changes that cancel out (typed and deleted again): the editor would make
+        // no edit and no event of it, and its version would not move.
+        continue;
+      }
+      this.inflight = sent;
       let landed = false;
       try {
         landed = await this.editor.apply(editsOfDelta(sent.delta), version);
@@ -158,14 +164,19 @@ export class TextBinding {
       this.shadow = applyDelta(this.shadow, sent.delta);
       const own = sent.version + 1;
       const ownSeen = changes.some((change) => change.version === own);
-      this.ownVersion = ownSeen ? null : own;
       for (const change of changes) {
-        if (change.version !== own) this.local(deltaOfEdits(change.edits));
+        if (change.version === this.ownVersion) this.ownVersion = null; // the last edit's, late
+        else if (change.version !== own) this.local(deltaOfSequence(change.edits));
       }
+      // Its event may come after the answer: recognised then by its version.
+      if (!ownSeen) this.ownVersion = own;
     } else {
       // Nothing of ours landed: what we sent is pending again, before what came since.
       this.pending = sent.delta.compose(this.pending);
-      for (const change of changes) this.local(deltaOfEdits(change.edits));
+      for (const change of changes) {
+        if (change.version === this.ownVersion) this.ownVersion = null; // the last edit's, late
+        else this.local(deltaOfSequence(change.edits));
+      }
     }
   }
 

@@ -14,6 +14,7 @@ import { GuestSession, SCHEME, SharedFileSystem, SharedFilesView } from "./joini
 import type { LiveSession } from "./live.js";
 import { trustedCertificates } from "./net.js";
 import { Cursors, ParticipantsView, PeerItem } from "./presence.js";
+import { shown } from "./words.js";
 
 let current: LiveSession | null = null;
 let cursors: Cursors | null = null;
@@ -100,7 +101,7 @@ export function activate(context: vscode.ExtensionContext): void {
     session.awareness.on("change", refresh);
     session.onEnded((words) => {
       if (current !== session) return;
-      void vscode.window.showInformationMessage(`ctserver: the session ended: ${words}`);
+      void vscode.window.showInformationMessage(`ctserver: the session ended: ${shown(words)}`);
       void use(null);
     });
     refresh();
@@ -153,7 +154,7 @@ export function activate(context: vscode.ExtensionContext): void {
     });
     await use(session);
     await vscode.commands.executeCommand("ctserver.sharedFiles.focus");
-    void vscode.window.showInformationMessage(`ctserver: joined ${session.hostName}'s session: the shared files are in the Explorer.`);
+    void vscode.window.showInformationMessage(`ctserver: joined ${shown(session.hostName)}'s session: the shared files are in the Explorer.`);
   };
 
   const guestFrom = async (item: unknown, verb: string): Promise<number | undefined> => {
@@ -162,7 +163,7 @@ export function activate(context: vscode.ExtensionContext): void {
     if (session === null) return undefined;
     const guests = [...session.peer.peers.values()].filter((peer) => peer.role === "guest");
     const picked = await vscode.window.showQuickPick(
-      guests.map((guest) => ({ label: guest.name, description: guest.readOnly ? "read-only" : "", peerId: guest.peerId })),
+      guests.map((guest) => ({ label: shown(guest.name), description: guest.readOnly ? "read-only" : "", peerId: guest.peerId })),
       { placeHolder: `The guest to ${verb}` },
     );
     return picked?.peerId;
@@ -174,7 +175,7 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         await run(...args);
       } catch (thrown) {
-        void vscode.window.showErrorMessage(`ctserver: ${problem(thrown)}`);
+        void vscode.window.showErrorMessage(`ctserver: ${shown(problem(thrown))}`);
       }
     };
 
@@ -232,7 +233,7 @@ export function activate(context: vscode.ExtensionContext): void {
         if (peerId === undefined) {
           const others = [...session.peer.peers.values()].filter((peer) => peer.peerId !== session.peer.peerId);
           const picked = await vscode.window.showQuickPick(
-            others.map((other) => ({ label: other.name, peerId: other.peerId })),
+            others.map((other) => ({ label: shown(other.name), peerId: other.peerId })),
             { placeHolder: "Follow whom?" },
           );
           peerId = picked?.peerId;

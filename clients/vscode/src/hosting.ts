@@ -21,6 +21,7 @@ import type { LiveSession } from "./live.js";
 import { createSession, socketFor, USER_AGENT } from "./net.js";
 import { colourFor } from "./presence.js";
 import { scan } from "./scan.js";
+import { shown } from "./words.js";
 
 const RESCAN_DELAY_MS = 500;
 
@@ -42,6 +43,8 @@ export class HostSession implements LiveSession {
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly ended: ((words: string) => void)[] = [];
   private rescanTimer: NodeJS.Timeout | null = null;
+  private scanning: Promise<void> = Promise.resolve();
+  private readonly warned = new Set<string>();
   private disposed = false;
 
   private constructor(
@@ -61,15 +64,23 @@ export class HostSession implements LiveSession {
     this.awareness = new Awareness(peer, (path) => this.files.doc(path), { name: peer.name, colour: colourFor(1) });
     this.diagnostics = new DiagnosticsSender(peer, { wanted: (path) => this.files.guestsWith(path).length > 0 });
     this.files.on("opened", ({ path, doc }) => this.follow(path, doc));
+    this.files.on("closed", ({ path }) => {
+      // Left the tree: if it comes back, it is a new document, bound anew.
+      this.binder.unbind(this.uriOf(path));
+      this.diagnostics.delete(path);
+    });
+    this.files.on("unsent", ({ problem }) => this.warnOnce(`ctserver: something could not be sent to guests: ${shown(problem)}`));
     this.files.on("synced", ({ peerId, path }) => {
       this.diagnostics.set(path, toRecords(vscode.languages.getDiagnostics(this.uriOf(path))));
       this.diagnostics.sendTo(peerId, path);
     });
     peer.on("join_request", ({ peer: guest }) => void this.ask(guest));
-    peer.on("license_full", ({ message }) => void vscode.window.showWarningMessage(`ctserver: could not admit: ${message}`));
+    peer.on("license_full", ({ message }) => void vscode.window.showWarningMessage(`ctserver: could not admit: ${shown(message)}`));
     peer.on("closed", ({ words, reason }) => this.finished(reason ? `${words} (${reason})` : words));
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(options.folder, "**/*"));
-    const rescan = (): void => this.scheduleRescan();
+    const rescan = (uri: vscode.Uri): void => {
+      if (this.pathOf(uri) !== null) this.scheduleRescan(); // not for .git and the like
+    };
     this.subscriptions.push(
       watcher,
       watcher.onDidCreate(rescan),
@@ -103,8 +114,15 @@ export class HostSession implements LiveSession {
     });
     await peer.start();
     const session = new HostSession(peer, options.folder.uri.fsPath, link, options);
-    session.files.setEntries(await scan(session.root));
-    for (const document of vscode.workspace.textDocuments) await session.opened(document);
+    try {
+      session.files.setEntries(await scan(session.root));
+      for (const document of vscode.workspace.textDocuments) await session.opened(document);
+    } catch (thrown) {
+      // Nobody could end a session left half started: end it now.
+      await peer.end().catch(() => undefined);
+      session.dispose();
+      throw thrown;
+    }
     return session;
   }
 
@@ -150,7 +168,8 @@ export class HostSession implements LiveSession {
 
   private async loadText(path: string): Promise<string | null> {
     try {
-      return (await vscode.workspace.openTextDocument(this.uriOf(path))).getText();
+      // Shared texts break lines with "\n" (docs/protocol.md §10.1), whatever the file has.
+      return (await vscode.workspace.openTextDocument(this.uriOf(path))).getText().replace(/\r\n/g, "\n");
     } catch {
       return null;
     }
@@ -163,25 +182,39 @@ export class HostSession implements LiveSession {
     doc.on("update", () => {
       const uri = this.uriOf(path);
       if (this.disposed || this.binder.isBound(uri)) return;
-      void vscode.workspace.openTextDocument(uri).then((document) => this.binder.bind(document));
+      vscode.workspace.openTextDocument(uri).then(
+        (document) => this.binder.bind(document),
+        () => undefined, // gone from disk: the next scan takes it out of the tree
+      );
     });
   }
 
   private async ask(guest: PeerInfo): Promise<void> {
-    const who = guest.verified === false ? `${guest.name} (unverified)` : guest.email ? `${guest.name} <${guest.email}>` : guest.name;
+    const name = shown(guest.name);
+    const who = guest.verified === false ? `${name} (unverified)` : guest.email ? `${name} <${shown(guest.email)}>` : name;
     const answer = await vscode.window.showInformationMessage(`ctserver: ${who} asks to join your session.`, "Admit", "Deny");
     if (answer === "Admit") this.peer.admit(guest.peerId);
     else if (answer === "Deny") this.peer.deny(guest.peerId);
   }
 
+  /** Scan again shortly; scans run one at a time, so the last one's tree wins. */
   private scheduleRescan(): void {
     if (this.rescanTimer !== null) clearTimeout(this.rescanTimer);
     this.rescanTimer = setTimeout(() => {
       this.rescanTimer = null;
-      void scan(this.root).then((entries) => {
-        if (!this.disposed) this.files.setEntries(entries);
-      });
+      this.scanning = this.scanning
+        .then(() => scan(this.root))
+        .then((entries) => {
+          if (!this.disposed) this.files.setEntries(entries);
+        })
+        .catch((thrown: unknown) => this.warnOnce(`ctserver: could not scan the shared folder: ${String(thrown)}`));
     }, RESCAN_DELAY_MS);
+  }
+
+  private warnOnce(words: string): void {
+    if (this.warned.has(words)) return;
+    this.warned.add(words);
+    void vscode.window.showWarningMessage(words);
   }
 
   private finished(words: string): void {

@@ -19,6 +19,7 @@ import { fromRecords } from "./diagnostics.js";
 import { DocumentBinder } from "./documents.js";
 import type { LiveSession } from "./live.js";
 import { socketFor, USER_AGENT } from "./net.js";
+import { shown } from "./words.js";
 import { colourFor } from "./presence.js";
 
 export const SCHEME = "ctserver";
@@ -46,6 +47,8 @@ export class GuestSession implements LiveSession {
   private readonly saveTimers = new Map<string, NodeJS.Timeout>();
   private readonly changeListeners: ((paths: readonly string[]) => void)[] = [];
   private toldReadOnly = false;
+  private finishing = false;
+  private readonly warned = new Set<string>();
   private disposed = false;
 
   private constructor(
@@ -74,6 +77,7 @@ export class GuestSession implements LiveSession {
     this.files.on("synced", () => this.binder.bindOpen());
     this.files.on("tree", ({ gone }) => {
       for (const path of gone) {
+        this.binder.unbind(this.uriOf(path)); // if it comes back, it is a new document
         this.problems.delete(this.uriOf(path));
         this.diagnostics.clear(path);
       }
@@ -85,7 +89,17 @@ export class GuestSession implements LiveSession {
         void vscode.window.showInformationMessage(who.readOnly ? "ctserver: the host made you read-only." : "ctserver: you may edit again.");
       }
     });
-    peer.on("closed", ({ words, reason }) => this.finished(reason ? `${words} (${reason})` : words));
+    peer.on("decrypt_error", ({ likelyWrongKey }) => {
+      if (likelyWrongKey) this.warnOnce("ctserver: nothing from this session decrypts: the join link's key is wrong. Copy the whole link, with the part after '#'.");
+    });
+    this.files.on("unsent", ({ problem }) => this.warnOnce(`ctserver: an edit of yours could not be shared: ${shown(problem)}`));
+    peer.on("closed", ({ words, reason }) => void this.finished(reason ? `${words} (${shown(reason)})` : words));
+  }
+
+  private warnOnce(words: string): void {
+    if (this.warned.has(words)) return;
+    this.warned.add(words);
+    void vscode.window.showWarningMessage(words);
   }
 
   /** Connect with the link's key, wait in the lobby if the host must admit us. */
@@ -156,16 +170,27 @@ export class GuestSession implements LiveSession {
     const doc = this.files.open(checked);
     if (this.files.isSynced(checked)) return doc;
     return new Promise((resolve, reject) => {
+      const stops: (() => void)[] = [];
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const stop of stops) stop();
+      };
       const timer = setTimeout(() => {
-        stop();
+        done();
         reject(vscode.FileSystemError.Unavailable(`${checked}: the host did not send it within 20 s`));
       }, SYNC_TIMEOUT_MS);
-      const stop = this.files.on("synced", ({ path: synced, doc: ready }) => {
-        if (synced !== checked) return;
-        clearTimeout(timer);
-        stop();
-        resolve(ready);
-      });
+      stops.push(
+        this.files.on("synced", ({ path: synced, doc: ready }) => {
+          if (synced !== checked) return;
+          done();
+          resolve(ready);
+        }),
+        this.files.on("refused", ({ path: refused, reason }) => {
+          if (refused !== checked) return;
+          done();
+          reject(vscode.FileSystemError.NoPermissions(`${checked}: the host refused it (${shown(reason)})`));
+        }),
+      );
     });
   }
 
@@ -177,7 +202,11 @@ export class GuestSession implements LiveSession {
     this.ended.push(listener);
   }
 
-  /** Keep the editor clean: its save is a no-op (the edit is shared already). */
+  /** Keep the editor clean, so VS Code keeps no unsaved copy of it on disk: its
+   *  save writes nothing (the edit is shared already). The active editor is saved
+   *  without VS Code's save participants (format on save, trim whitespace...), which
+   *  would otherwise rewrite what others are typing; others only by `save()`, which
+   *  runs them (an extension cannot do otherwise; docs/clients.md says so). */
   private saveSoon(document: vscode.TextDocument): void {
     const key = document.uri.toString();
     clearTimeout(this.saveTimers.get(key));
@@ -185,7 +214,12 @@ export class GuestSession implements LiveSession {
       key,
       setTimeout(() => {
         this.saveTimers.delete(key);
-        if (!document.isClosed && document.isDirty) void document.save();
+        if (document.isClosed || !document.isDirty) return;
+        if (vscode.window.activeTextEditor?.document === document) {
+          void vscode.commands.executeCommand("workbench.action.files.saveWithoutFormatting");
+        } else {
+          void document.save();
+        }
       }, SAVE_DELAY_MS),
     );
   }
@@ -196,27 +230,48 @@ export class GuestSession implements LiveSession {
     void vscode.window.showWarningMessage("ctserver: you are read-only in this session: your edit was taken back.");
   }
 
-  private finished(words: string): void {
+  /** The session ended: its editors close first, while the file system still
+   *  answers for them (VS Code checks a file before saving it), then the rest goes. */
+  private async finished(words: string): Promise<void> {
+    if (this.disposed || this.finishing) return;
+    this.finishing = true;
+    for (const timer of this.saveTimers.values()) clearTimeout(timer);
+    this.binder.dispose(); // no edit from now on; one under way lands within a moment
+    await closeEditors((uri) => this.owns(uri)).catch(() => undefined);
     for (const listener of this.ended.splice(0)) listener(words);
     this.dispose();
   }
 
-  /** Nothing of the session stays: editors closed, problems cleared, documents gone. */
+  /** Nothing of the session stays: editors closed (saved first, which writes
+   *  nothing anywhere, so that no unsaved copy is kept; see `finished`), problems
+   *  cleared, documents gone. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     for (const timer of this.saveTimers.values()) clearTimeout(timer);
-    const tabs = vscode.window.tabGroups.all
-      .flatMap((group) => group.tabs)
-      .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.scheme === SCHEME);
-    void vscode.window.tabGroups.close(tabs, true);
+    this.binder.dispose();
+    if (!this.finishing) void closeEditors((uri) => this.owns(uri)); // not ended: VS Code closes
     this.problems.clear();
     this.problems.dispose();
     this.diagnostics.dispose();
     this.awareness.dispose();
-    this.binder.dispose();
     this.files.dispose();
     if (this.peer.closed === null) this.peer.close();
+  }
+}
+
+/** Closes the editors of an ended session. Each is saved first (a save that writes
+ *  nothing), as a dirty one would make VS Code ask, and keep a copy on disk. */
+async function closeEditors(ended: (uri: vscode.Uri) => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    const documents = vscode.workspace.textDocuments.filter((document) => ended(document.uri));
+    await Promise.allSettled(documents.filter((document) => document.isDirty).map((document) => document.save()));
+    if (documents.some((document) => document.isDirty)) continue;
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .filter((tab) => tab.input instanceof vscode.TabInputText && ended(tab.input.uri));
+    if (await vscode.window.tabGroups.close(tabs, true)) return;
   }
 }
 
@@ -303,10 +358,12 @@ export class SharedFileSystem implements vscode.FileSystemProvider {
   }
 
   writeFile(uri: vscode.Uri): void {
-    const session = this.sessionFor(uri);
-    const path = this.pathIn(uri);
-    // Saving a shared file: its edits went to the host as they were typed.
-    if (session.docOf(path) === undefined) {
+    // Saving a shared file writes nothing: its edits went to the host as they were
+    // typed. As the session ends, its editors are saved (so that VS Code keeps no
+    // unsaved copy) after the session is gone: nothing to do either.
+    const session = this.session;
+    if (session === null || !session.owns(uri)) return;
+    if (!session.files.entries.has(this.pathIn(uri))) {
       throw vscode.FileSystemError.NoPermissions("new files are made on the host's side");
     }
   }

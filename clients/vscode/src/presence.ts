@@ -6,9 +6,17 @@ import * as vscode from "vscode";
 
 import { resolveCursor, type RemoteCursor } from "../../web/core/awareness.js";
 import type { PeerInfo } from "../../web/core/control.js";
+import { TEXT_NAME } from "../../web/core/files.js";
+import { positionIn } from "./documents.js";
 import type { LiveSession } from "./live.js";
+import { shown } from "./words.js";
 
 const PALETTE = ["#d9480f", "#1c7ed6", "#2b8a3e", "#ae3ec9", "#c2255c", "#0c8599", "#5f3dc4", "#e67700", "#364fc7", "#087f5b"];
+
+/** A position's offset in the shared text, whose line breaks are "\n" (§10.1). */
+function sharedOffset(document: vscode.TextDocument, position: vscode.Position): number {
+  return document.offsetAt(position) - (document.eol === vscode.EndOfLine.CRLF ? position.line : 0);
+}
 
 /** A peer's colour until its awareness says one (the web client's palette). */
 export function colourFor(peerId: number): string {
@@ -21,7 +29,7 @@ export class PeerItem extends vscode.TreeItem {
     you: boolean,
     where: string | null,
   ) {
-    super(`${peer.name}${you ? " (you)" : ""}`, vscode.TreeItemCollapsibleState.None);
+    super(`${shown(peer.name)}${you ? " (you)" : ""}`, vscode.TreeItemCollapsibleState.None);
     const notes = [peer.role === "host" ? "host" : "guest"];
     if (peer.readOnly) notes.push("read-only");
     if (peer.state === "away") notes.push("away");
@@ -30,7 +38,7 @@ export class PeerItem extends vscode.TreeItem {
     this.description = notes.join(" · ");
     this.contextValue = you ? "self" : `peer ${peer.role}`;
     this.iconPath = new vscode.ThemeIcon(peer.role === "host" ? "broadcast" : "person");
-    this.tooltip = `${peer.name}: peer ${peer.peerId}`;
+    this.tooltip = `${shown(peer.name)}: peer ${peer.peerId}`;
   }
 }
 
@@ -66,11 +74,20 @@ export class ParticipantsView implements vscode.TreeDataProvider<PeerItem>, vsco
   }
 }
 
+interface PeerDecorations {
+  readonly label: string;
+  readonly colour: string;
+  readonly caret: vscode.TextEditorDecorationType;
+  readonly selection: vscode.TextEditorDecorationType;
+}
+
 /** Draws the others' cursors in the visible editors of shared files, follows one
  *  of them if asked, and sends this peer's cursor. */
 export class Cursors implements vscode.Disposable {
-  private readonly decorations = new Map<string, { caret: vscode.TextEditorDecorationType; selection: vscode.TextEditorDecorationType }>();
+  /** By peer id: a peer's label and colour, and the decoration types drawing them. */
+  private readonly decorations = new Map<number, PeerDecorations>();
   private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly stops: (() => void)[] = [];
   private redrawTimer: NodeJS.Timeout | null = null;
   following: number | null = null;
 
@@ -87,10 +104,15 @@ export class Cursors implements vscode.Disposable {
         else this.sendCursor(editor);
       }),
     );
-    session.awareness.on("change", ({ peerId, cursor }) => {
-      redraw();
-      if (peerId === this.following && cursor !== null) void this.reveal(cursor);
-    });
+    this.stops.push(
+      session.awareness.on("change", ({ peerId, cursor }) => {
+        redraw();
+        if (peerId === this.following && cursor !== null) void this.reveal(cursor);
+      }),
+      session.peer.on("peer_left", ({ peer }) => {
+        if (peer.peerId === this.following) void this.follow(null);
+      }),
+    );
   }
 
   /** Follow a peer: go where its cursor is, and keep going. */
@@ -109,7 +131,7 @@ export class Cursors implements vscode.Disposable {
     const editor = await vscode.window.showTextDocument(uri, { preserveFocus: false, preview: false });
     const position = resolveCursor(cursor, doc);
     if (position === null) return;
-    const head = editor.document.positionAt(position.head);
+    const head = positionIn(doc.getText(TEXT_NAME).toString(), position.head);
     editor.revealRange(new vscode.Range(head, head), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
@@ -120,8 +142,8 @@ export class Cursors implements vscode.Disposable {
     try {
       this.session.awareness.setCursor({
         path,
-        anchor: editor.document.offsetAt(selection.anchor),
-        head: editor.document.offsetAt(selection.active),
+        anchor: sharedOffset(editor.document, selection.anchor),
+        head: sharedOffset(editor.document, selection.active),
       });
     } catch {
       // the document closed meanwhile: nothing to say
@@ -136,62 +158,71 @@ export class Cursors implements vscode.Disposable {
     }, 30);
   }
 
-  private typesFor(colour: string, name: string): { caret: vscode.TextEditorDecorationType; selection: vscode.TextEditorDecorationType } {
-    const key = `${colour}\u0000${name}`;
-    let types = this.decorations.get(key);
-    if (types === undefined) {
-      types = {
-        caret: vscode.window.createTextEditorDecorationType({
-          border: `solid ${colour}`,
-          borderWidth: "0 0 0 2px",
-          // The name as VS Code draws text: never as markup.
-          after: { contentText: ` ${name} `, color: "#ffffff", backgroundColor: colour, fontWeight: "bold", margin: "0 0 0 1px" },
-        }),
-        selection: vscode.window.createTextEditorDecorationType({ backgroundColor: `${colour}40` }),
-      };
-      this.decorations.set(key, types);
-    }
-    return types;
+  /** A peer's decoration types, made again when its label or colour changed. The
+   *  label is the name the server stamped for that peer id, so nobody can label
+   *  a cursor with someone else's name. */
+  private decorationsOf(cursor: RemoteCursor): PeerDecorations {
+    const label = this.session.peer.peers.get(cursor.peerId)?.name ?? cursor.name;
+    const known = this.decorations.get(cursor.peerId);
+    if (known !== undefined && known.label === label && known.colour === cursor.colour) return known;
+    this.forget(cursor.peerId);
+    const made: PeerDecorations = {
+      label,
+      colour: cursor.colour,
+      caret: vscode.window.createTextEditorDecorationType({
+        border: `solid ${cursor.colour}`,
+        borderWidth: "0 0 0 2px",
+        // Drawn as CSS content: text, never markup.
+        after: { contentText: ` ${label} `, color: "#ffffff", backgroundColor: cursor.colour, fontWeight: "bold", margin: "0 0 0 1px" },
+      }),
+      selection: vscode.window.createTextEditorDecorationType({ backgroundColor: `${cursor.colour}40` }),
+    };
+    this.decorations.set(cursor.peerId, made);
+    return made;
+  }
+
+  private forget(peerId: number): void {
+    const known = this.decorations.get(peerId);
+    known?.caret.dispose();
+    known?.selection.dispose();
+    this.decorations.delete(peerId);
   }
 
   /** Redraws every visible shared editor: each remote cursor at its place now. */
   redraw(): void {
+    const remote = this.session.awareness.remote;
+    for (const peerId of [...this.decorations.keys()]) if (!remote.has(peerId)) this.forget(peerId);
     for (const editor of vscode.window.visibleTextEditors) {
       const path = this.session.pathOf(editor.document.uri);
       const doc = path === null ? undefined : this.session.docOf(path);
-      const drawn = new Map<string, { carets: vscode.Range[]; selections: vscode.Range[] }>();
-      for (const types of this.decorations.keys()) drawn.set(types, { carets: [], selections: [] });
+      const drawn = new Map<number, { carets: vscode.Range[]; selections: vscode.Range[] }>();
       if (doc !== undefined) {
-        for (const cursor of this.session.awareness.remote.values()) {
+        const text = doc.getText(TEXT_NAME).toString();
+        for (const cursor of remote.values()) {
           if (cursor.path !== path || cursor.peerId === this.session.peer.peerId) continue;
           const position = resolveCursor(cursor, doc);
           if (position === null) continue;
-          this.typesFor(cursor.colour, cursor.name);
-          const key = `${cursor.colour}\u0000${cursor.name}`;
-          const lists = drawn.get(key) ?? { carets: [], selections: [] };
-          drawn.set(key, lists);
-          const head = editor.document.positionAt(position.head);
-          const anchor = editor.document.positionAt(position.anchor);
-          lists.carets.push(new vscode.Range(head, head));
-          if (position.anchor !== position.head) lists.selections.push(new vscode.Range(anchor, head));
+          this.decorationsOf(cursor);
+          const head = positionIn(text, position.head);
+          const anchor = positionIn(text, position.anchor);
+          drawn.set(cursor.peerId, {
+            carets: [new vscode.Range(head, head)],
+            selections: position.anchor === position.head ? [] : [new vscode.Range(anchor, head)],
+          });
         }
       }
-      for (const [key, lists] of drawn) {
-        const types = this.decorations.get(key);
-        if (types === undefined) continue;
-        editor.setDecorations(types.caret, lists.carets);
-        editor.setDecorations(types.selection, lists.selections);
+      for (const [peerId, types] of this.decorations) {
+        const lists = drawn.get(peerId);
+        editor.setDecorations(types.caret, lists?.carets ?? []);
+        editor.setDecorations(types.selection, lists?.selections ?? []);
       }
     }
   }
 
   dispose(): void {
     if (this.redrawTimer !== null) clearTimeout(this.redrawTimer);
-    for (const types of this.decorations.values()) {
-      types.caret.dispose();
-      types.selection.dispose();
-    }
-    this.decorations.clear();
+    for (const stop of this.stops.splice(0)) stop();
+    for (const peerId of [...this.decorations.keys()]) this.forget(peerId);
     for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
   }
 }

@@ -67,7 +67,12 @@ export async function scan(root: string, maxBytes = MAX_FILE_BYTES): Promise<Tre
   const walk = async (folder: string, chain: readonly Rules[]): Promise<void> => {
     const own = await rulesIn(root, folder, ".gitignore");
     const rules = own === null ? chain : [...chain, { folder, rules: own }];
-    const items = await readdir(join(root, folder), { withFileTypes: true });
+    let items;
+    try {
+      items = await readdir(join(root, folder), { withFileTypes: true });
+    } catch {
+      return; // unreadable, or gone since its parent was read: nothing of it is shared
+    }
     items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const item of items) {
       if (item.isSymbolicLink()) continue;
@@ -80,8 +85,11 @@ export async function scan(root: string, maxBytes = MAX_FILE_BYTES): Promise<Tre
         await walk(`${path}/`, rules);
       } else if (item.isFile()) {
         const file = join(root, path);
-        const { size } = await stat(file);
-        entries.push({ path, size, kind: await classify(file, size, maxBytes) });
+        const size = await stat(file).then(
+          (found) => found.size,
+          () => null, // deleted since the folder was read
+        );
+        if (size !== null) entries.push({ path, size, kind: await classify(file, size, maxBytes) });
       }
     }
   };

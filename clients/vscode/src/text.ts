@@ -26,6 +26,15 @@ export function deltaOfEdits(edits: readonly OffsetEdit[]): Delta {
   return delta.chop();
 }
 
+/** A change event's replacements applied one after another, each relative to the
+ *  text the ones before it left (as VS Code reports and applies contentChanges),
+ *  as one Delta over the text before the event. */
+export function deltaOfSequence(edits: readonly OffsetEdit[]): Delta {
+  let delta = new Delta();
+  for (const edit of edits) delta = delta.compose(deltaOfEdits([edit]));
+  return delta;
+}
+
 /** A Delta as replacements relative to the text it applies to. */
 export function editsOfDelta(delta: Delta): OffsetEdit[] {
   const edits: OffsetEdit[] = [];

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import * as Y from "yjs";
 
 import { TextBinding, type EditorChange, type EditorText } from "../src/binding.js";
-import { applyDelta, deltaOfEdits, diffDelta, editsOfDelta, type OffsetEdit } from "../src/text.js";
+import { applyDelta, deltaOfEdits, deltaOfSequence, diffDelta, editsOfDelta, type OffsetEdit } from "../src/text.js";
 
 /** A deterministic random source (mulberry32), so a failure can be replayed. */
 function randomSource(seed: number): () => number {
@@ -25,11 +25,14 @@ function randomSource(seed: number): () => number {
 const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An editor like VS Code's: `apply` answers later and fails if the document
- *  changed meanwhile; every change (typed or applied) fires one event, in order,
- *  at the moment the text changes. */
+ *  changed meanwhile; an edit that changes nothing makes no event and keeps the
+ *  version; every change fires one event whose replacements apply one after
+ *  another. With `lateOwnEvents`, the event of an applied edit comes after the
+ *  answer (still before anything typed later). */
 class FakeEditor implements EditorText {
   private content: string;
   private versionNumber = 1;
+  private readonly late: EditorChange[] = [];
   binding: TextBinding | null = null;
   applied = 0;
   refusedForVersion = 0;
@@ -38,6 +41,7 @@ class FakeEditor implements EditorText {
     text: string,
     private readonly random: () => number,
     private readonly rewrite: (text: string) => string = (text) => text,
+    private readonly lateOwnEvents = false,
   ) {
     this.content = text;
   }
@@ -52,26 +56,38 @@ class FakeEditor implements EditorText {
 
   async apply(edits: readonly OffsetEdit[], version: number): Promise<boolean> {
     await tick(Math.floor(this.random() * 3));
+    this.deliverLate();
     if (version !== this.versionNumber) {
       this.refusedForVersion++;
       return false;
     }
+    // VS Code reports (and applies) an edit's replacements last first.
+    const rewritten = edits.map((edit) => ({ ...edit, text: this.rewrite(edit.text) }));
+    const sequence = [...rewritten].sort((a, b) => b.start - a.start);
+    if (applyDelta(this.content, deltaOfSequence(sequence)) === this.content) return true; // no-op
     this.applied++;
-    this.change(edits.map((edit) => ({ ...edit, text: this.rewrite(edit.text) })));
+    this.change(sequence, this.lateOwnEvents);
+    if (this.lateOwnEvents) setTimeout(() => this.deliverLate(), 0);
     await tick(Math.floor(this.random() * 2)); // the answer may come a little later
     return true;
   }
 
-  /** The person types: one event with these replacements. */
+  /** The person types: one event with these replacements (applied in this order). */
   type(edits: readonly OffsetEdit[]): void {
-    this.change(edits);
+    this.deliverLate();
+    this.change(edits, false);
   }
 
-  private change(edits: readonly OffsetEdit[]): void {
-    this.content = applyDelta(this.content, deltaOfEdits(edits));
+  private deliverLate(): void {
+    for (const change of this.late.splice(0)) this.binding?.onEditorChange(change);
+  }
+
+  private change(edits: readonly OffsetEdit[], late: boolean): void {
+    this.content = applyDelta(this.content, deltaOfSequence(edits));
     this.versionNumber++;
     const change: EditorChange = { version: this.versionNumber, edits };
-    this.binding?.onEditorChange(change);
+    if (late) this.late.push(change);
+    else this.binding?.onEditorChange(change);
   }
 }
 
@@ -83,7 +99,13 @@ interface Replica {
 
 /** Replicas whose Y.Doc updates reach each other after random delays, each
  *  sender's in order (as the relay keeps them). */
-function network(count: number, initial: string, seed: number, rewrite?: (text: string) => string): Replica[] {
+function network(
+  count: number,
+  initial: string,
+  seed: number,
+  rewrite?: (text: string) => string,
+  lateOwnEvents = false,
+): Replica[] {
   const random = randomSource(seed);
   const replicas: Replica[] = [];
   const origin = new Y.Doc();
@@ -92,7 +114,7 @@ function network(count: number, initial: string, seed: number, rewrite?: (text: 
   for (let n = 0; n < count; n++) {
     const doc = new Y.Doc();
     Y.applyUpdate(doc, start, "network");
-    const editor = new FakeEditor(initial, random, rewrite);
+    const editor = new FakeEditor(initial, random, rewrite, lateOwnEvents);
     const binding = new TextBinding(doc.getText("content"), editor);
     editor.binding = binding;
     replicas.push({ doc, editor, binding });
@@ -158,8 +180,9 @@ describe("the editor binding", () => {
   });
 
   it("loses and doubles nothing while three people type at once", async () => {
-    for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const replicas = network(3, "fn main() {\n}\n", seed);
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      // Half the runs with the edits' own events after VS Code's answer.
+      const replicas = network(3, "fn main() {\n}\n", seed, undefined, seed % 2 === 0);
       const random = randomSource(seed * 7919);
       const typed: string[] = [];
       // Each keystroke types its own character (CJK, one UTF-16 unit each): a later
@@ -178,9 +201,10 @@ describe("the editor binding", () => {
           typed.push(other);
           const second = Math.floor(random() * (editor.text().length + 1));
           const [first, last] = at <= second ? [at, second] : [second, at];
+          // Two cursors: VS Code reports the later place first.
           const edits = first === last ? [{ start: first, end: first, text: token + other }] : [
-            { start: first, end: first, text: token },
             { start: last, end: last, text: other },
+            { start: first, end: first, text: token },
           ];
           editor.type(edits);
         } else {
@@ -246,6 +270,23 @@ describe("the editor binding", () => {
     assert.equal(a!.editor.text(), b!.editor.text());
     assert.equal(a!.doc.getText("content").toString(), b!.doc.getText("content").toString());
     assert.equal(a!.editor.text(), a!.doc.getText("content").toString());
+  });
+
+  it("does not take a keystroke for an edit that changed nothing", async () => {
+    const doc = new Y.Doc();
+    const text = doc.getText("content");
+    text.insert(0, "abc");
+    const editor = new FakeEditor("abc", randomSource(9));
+    const binding = new TextBinding(text, editor);
+    editor.binding = binding;
+    // Someone selects "b" and types "b" over it: a change that changes nothing.
+    doc.transact(() => {
+      text.delete(1, 1);
+      text.insert(1, "b");
+    }, "network");
+    await binding.settled();
+    editor.type([{ start: 3, end: 3, text: "k" }]);
+    assert.equal(text.toString(), "abck");
   });
 
   it("stops following the document once disposed", async () => {

@@ -83,12 +83,13 @@ function parseDiagnostic(item: unknown): Diagnostic | null {
   if (length < 1 || length > MAX_MESSAGE_CHARS) return null;
   const diagnostic: { -readonly [K in keyof Diagnostic]: Diagnostic[K] } = { range: parsedRange, severity, message };
   if (source !== undefined) {
-    if (typeof source !== "string" || CONTROL.test(source) || characters(source) > MAX_SOURCE_CHARS) return null;
+    if (typeof source !== "string" || CONTROL.test(source)) return null;
+    if (characters(source) < 1 || characters(source) > MAX_SOURCE_CHARS) return null;
     diagnostic.source = source;
   }
   if (code !== undefined) {
     if (typeof code === "string") {
-      if (characters(code) > MAX_CODE_CHARS) return null;
+      if (CONTROL.test(code) || characters(code) < 1 || characters(code) > MAX_CODE_CHARS) return null;
     } else if (!Number.isSafeInteger(code)) {
       return null;
     }
@@ -156,12 +157,13 @@ function wireDiagnostic(diagnostic: Diagnostic): Record<string, unknown> {
     severity: diagnostic.severity,
     message: message === "" ? "(no message)" : message,
   };
-  if (typeof diagnostic.source === "string") {
+  // An empty source or code is left out: §10.3 wants 1 character or more.
+  if (typeof diagnostic.source === "string" && diagnostic.source !== "") {
     wire.source = cut(diagnostic.source.replace(new RegExp(CONTROL, "g"), REPLACEMENT), MAX_SOURCE_CHARS);
   }
   if (Number.isSafeInteger(diagnostic.code)) {
     wire.code = diagnostic.code;
-  } else if (diagnostic.code !== undefined && diagnostic.code !== null) {
+  } else if (diagnostic.code !== undefined && diagnostic.code !== null && String(diagnostic.code) !== "") {
     wire.code = cut(String(diagnostic.code).replace(new RegExp(CONTROL, "g"), REPLACEMENT), MAX_CODE_CHARS);
   }
   return wire;

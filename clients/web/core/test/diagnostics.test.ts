@@ -41,7 +41,7 @@ describe("receiving diagnostics", () => {
       GOOD,
       { range: [0, 0, 0, 0], severity: "hint", message: "unused\n\tnote", source: "pyright", code: "reportUnused", tags: [1] },
       { range: [5, 9, 7, 0], severity: "warning", message: "w", code: 2304 },
-      { range: [0, 0, 0, 1], severity: "information", message: "i", code: -1, source: "" },
+      { range: [0, 0, 0, 1], severity: "information", message: "i", code: -1, source: "s" },
     ]);
     assert.deepEqual(result, {
       ok: true,
@@ -57,7 +57,7 @@ describe("receiving diagnostics", () => {
           code: "reportUnused",
         },
         { range: { startLine: 5, startCharacter: 9, endLine: 7, endCharacter: 0 }, severity: "warning", message: "w", code: 2304 },
-        { range: { startLine: 0, startCharacter: 0, endLine: 0, endCharacter: 1 }, severity: "information", message: "i", code: -1, source: "" },
+        { range: { startLine: 0, startCharacter: 0, endLine: 0, endCharacter: 1 }, severity: "information", message: "i", code: -1, source: "s" },
       ],
     });
   });
@@ -97,9 +97,13 @@ describe("receiving diagnostics", () => {
       { source: "py\nright" },
       { source: "t\tab" },
       { source: "s".repeat(101) },
+      { source: "" },
       { source: 5 },
       { source: null },
       { code: "c".repeat(101) },
+      { code: "" },
+      { code: "E\u001b[31m" },
+      { code: "E\n1" },
       { code: 1.5 },
       { code: 2 ** 60 },
       { code: true },
@@ -207,6 +211,12 @@ describe("making a diagnostics message", () => {
     assert.equal(empty!.code, "1.5");
     assert.deepEqual(backwards!.range, { startLine: 4, startCharacter: 9, endLine: 4, endCharacter: 9 });
     assert.deepEqual(odd!.range, { startLine: 0, startCharacter: 2, endLine: 0, endCharacter: 2 });
+  });
+
+  it("leaves out an empty source or code rather than send what §10.3 forbids", () => {
+    const range = { startLine: 0, startCharacter: 0, endLine: 0, endCharacter: 1 };
+    const message = diagnosticsMessage("a.py", [{ range, severity: "error", message: "m", source: "", code: "" }]);
+    assert.deepEqual(message.fields.diagnostics, [{ range: [0, 0, 0, 1], severity: "error", message: "m" }]);
   });
 
   it("stays within the relay's frame limit", () => {
