@@ -248,11 +248,32 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await screenshot(ada, "vscode-host-cursors")
             await screenshot(dan, "vscode-guest-cursors")
 
-            # Ada's problems in data.json reach Dan's Problems, marked as hers.
+            # The status bars and Dan's participants view say who is there.
+            await expect(ada.locator(".statusbar")).to_contain_text("ctserver: hosting · 3 others")
+            await expect(dan.locator(".statusbar")).to_contain_text("ctserver: joined · 3 others")
+            participants = dan.locator(".pane", has_text="ctserver: participants")
+            if await participants.get_by_role("treeitem").count() == 0:
+                await dan.get_by_role(
+                    "button", name=re.compile("ctserver: participants", re.I)
+                ).click()
+            for who in ("Ada", "Bob", "Cleo"):  # the view shows the first rows
+                await expect(
+                    participants.get_by_role("treeitem", name=re.compile(re.escape(who)))
+                ).to_be_visible()
+
+            # Dan follows Ada: when she opens data.json, so does his VS Code.
+            await run_command(dan, "ctserver: Follow")
+            await pick(dan, "Ada")
             await open_file_quickly(ada, "data.json")
+            await type_at_end_in_vscode(ada, "")  # her cursor in data.json now
+            await expect(dan.locator(".tabs-container .tab.active")).to_contain_text(
+                "data.json", timeout=20_000
+            )
+            await screenshot(dan, "vscode-guest-follows")
+
+            # Ada's problems in data.json reach Dan's Problems, marked as hers.
             await ada.keyboard.press("Control+Shift+M")
             await expect(ada.locator(".markers-panel")).to_contain_text("Expected comma")
-            await open_shared(dan, "data.json")
             await dan.keyboard.press("Control+Shift+M")
             problems = dan.locator(".markers-panel")
             await expect(problems).to_contain_text("Expected comma", timeout=30_000)
