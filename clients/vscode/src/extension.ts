@@ -146,10 +146,17 @@ export function activate(context: vscode.ExtensionContext): void {
       link,
       name: chosen.name,
       ca: chosen.ca,
-      waitInLobby: (admitted) =>
+      waitInLobby: (admitted, leave) =>
         vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: "ctserver: waiting for the host to admit you…" },
-          () => admitted,
+          {
+            location: vscode.ProgressLocation.Notification,
+            title: "ctserver: waiting for the host to admit you…",
+            cancellable: true,
+          },
+          (_progress, cancelled) => {
+            cancelled.onCancellationRequested(leave);
+            return admitted;
+          },
         ),
     });
     await use(session);

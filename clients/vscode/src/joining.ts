@@ -31,8 +31,9 @@ export interface JoinOptions {
   readonly link: string;
   readonly name: string;
   readonly ca: string | undefined;
-  /** Shown while the host has not admitted us yet; resolves when it has. */
-  readonly waitInLobby: (admitted: Promise<void>) => Thenable<void>;
+  /** Shown while the host has not admitted us yet; resolves when it has. `leave`
+   *  gives up waiting (the person cancelled). */
+  readonly waitInLobby: (admitted: Promise<void>, leave: () => void) => Thenable<void>;
 }
 
 export class GuestSession implements LiveSession {
@@ -117,7 +118,7 @@ export class GuestSession implements LiveSession {
         peer.on("admitted", () => resolve());
         peer.on("closed", (closed) => reject(new Error(`${closed.words}${closed.reason ? ` (${closed.reason})` : ""}`)));
       });
-      await options.waitInLobby(admitted);
+      await options.waitInLobby(admitted, () => void peer.leave());
       await admitted;
     }
     return new GuestSession(peer, formatJoinLink(link));
