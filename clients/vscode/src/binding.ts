@@ -41,6 +41,10 @@ export interface EditorChange {
 }
 
 export interface BindingOptions {
+  /** Where the two differ at the start, the editor's text is the newer (a file
+   *  changed on disk while nothing was bound to it): it goes into the Y.Text as a
+   *  local edit. By default the Y.Text's is (the editor read it a moment ago). */
+  editorIsNewer?: boolean;
   /** Local edits are undone instead of shared (a read-only guest). */
   readOnly?: () => boolean;
   /** Told when a local edit was undone because of `readOnly`. */
@@ -65,10 +69,16 @@ export class TextBinding {
     private readonly editor: EditorText,
     private readonly options: BindingOptions = {},
   ) {
-    this.shadow = editor.text();
-    // The editor may hold an older text than the document (it was read a moment
-    // ago): the difference is the others' and goes to the editor.
-    this.pending = diffDelta(this.shadow, ytext.toString());
+    if (options.editorIsNewer === true) {
+      this.shadow = ytext.toString();
+      this.pending = new Delta();
+      this.local(diffDelta(this.shadow, editor.text()));
+    } else {
+      // The editor may hold an older text than the document (it was read a moment
+      // ago): the difference is the others' and goes to the editor.
+      this.shadow = editor.text();
+      this.pending = diffDelta(this.shadow, ytext.toString());
+    }
     this.observer = (event, transaction) => {
       if (transaction.origin === this || this.disposed) return;
       this.pending = this.pending.compose(plainDelta(event.delta as never));

@@ -102,7 +102,7 @@ export class DocumentBinder implements vscode.Disposable {
 
   /** Bind `document` to its path's shared document; again if that document is a new
    *  one (the file left the tree and came back). */
-  bind(document: vscode.TextDocument): void {
+  bind(document: vscode.TextDocument, editorIsNewer = false): void {
     const key = document.uri.toString();
     if (document.isClosed) return;
     const path = this.shared.pathOf(document.uri);
@@ -113,6 +113,7 @@ export class DocumentBinder implements vscode.Disposable {
     if (bound?.text === text) return;
     bound?.binding.dispose();
     const binding = new TextBinding(text, editorText(document), {
+      editorIsNewer,
       readOnly: () => this.shared.readOnly(),
       onRefused: () => this.shared.refused(path),
       // Never the path: a file name stays inside the ciphertext, and logs are on disk.

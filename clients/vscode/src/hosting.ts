@@ -85,7 +85,10 @@ export class HostSession implements LiveSession {
       watcher,
       watcher.onDidCreate(rescan),
       watcher.onDidDelete(rescan),
-      watcher.onDidChange(rescan),
+      watcher.onDidChange((uri) => {
+        rescan(uri);
+        this.changedOnDisk(uri);
+      }),
       vscode.workspace.onDidOpenTextDocument((document) => void this.opened(document)),
       vscode.languages.onDidChangeDiagnostics(({ uris }) => {
         for (const uri of uris) {
@@ -187,6 +190,17 @@ export class HostSession implements LiveSession {
         () => undefined, // gone from disk: the next scan takes it out of the tree
       );
     });
+  }
+
+  /** A shared document that VS Code let go of (no editor showed it) changed on
+   *  disk, by git or another program: the disk is newer, and the session gets it. */
+  private changedOnDisk(uri: vscode.Uri): void {
+    const path = this.pathOf(uri);
+    if (this.disposed || path === null || this.files.doc(path) === undefined || this.binder.isBound(uri)) return;
+    vscode.workspace.openTextDocument(uri).then(
+      (document) => this.binder.bind(document, true),
+      () => undefined, // gone: the next scan takes it out of the tree
+    );
   }
 
   private async ask(guest: PeerInfo): Promise<void> {

@@ -244,6 +244,17 @@ describe("the editor binding", () => {
     }
   });
 
+  it("shares an editor's newer text when told it is the newer", async () => {
+    const doc = new Y.Doc();
+    doc.getText("content").insert(0, "as shared\n");
+    const editor = new FakeEditor("as shared\nand changed on disk\n", randomSource(5));
+    const binding = new TextBinding(doc.getText("content"), editor, { editorIsNewer: true });
+    editor.binding = binding;
+    await binding.settled();
+    assert.equal(doc.getText("content").toString(), "as shared\nand changed on disk\n");
+    assert.equal(editor.text(), "as shared\nand changed on disk\n");
+  });
+
   it("takes a read-only guest's edit back, and keeps the others' meanwhile", async () => {
     const doc = new Y.Doc();
     doc.getText("content").insert(0, "shared\n");
