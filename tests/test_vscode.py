@@ -361,6 +361,16 @@ async def test_a_ctclient_host_with_a_vs_code_guest(
             await expect(lines_of(dan)).to_contain_text("print('from Ada')", timeout=20_000)
             await screenshot(dan, "vscode-guest-of-ctclient")
 
+            # Dan's Undo takes back his own typing only, however often he presses it.
+            await lines_of(dan).click()
+            for _ in range(6):
+                await dan.keyboard.press("Control+z")
+                await asyncio.sleep(0.2)
+            await eventually(
+                lambda: text_of(folder / "main.py") == "print('hello')\nprint('from Ada')\n",
+                what="Dan's undo at Ada's, her line kept",
+            )
+
             hosting.send_signal(signal.SIGINT)  # Ada stops hosting: the session ends
             await expect(notification(dan, "session ended").first).to_be_visible(timeout=20_000)
             await expect(dan.locator(".tabs-container .tab")).to_have_count(0)

@@ -63,6 +63,9 @@ export class TextBinding {
   private disposed = false;
   private flushing: Promise<void> = Promise.resolve();
   private readonly observer: (event: Y.YTextEvent, transaction: Y.Transaction) => void;
+  /** This editor's own changes, to undo and redo: never the others' (their edits
+   *  reach the editor as edits too, and VS Code's own undo would take them back). */
+  private readonly history: Y.UndoManager;
 
   constructor(
     private readonly ytext: Y.Text,
@@ -85,12 +88,24 @@ export class TextBinding {
       this.schedule();
     };
     ytext.observe(this.observer);
+    this.history = new Y.UndoManager(ytext, { trackedOrigins: new Set([this]) });
     this.schedule();
+  }
+
+  /** Undo this editor's last change (typing within half a second is one change);
+   *  false when there is none. The result reaches the editor as others' edits do. */
+  undo(): boolean {
+    return !this.disposed && this.history.undo() !== null;
+  }
+
+  redo(): boolean {
+    return !this.disposed && this.history.redo() !== null;
   }
 
   dispose(): void {
     this.disposed = true;
     this.ytext.unobserve(this.observer);
+    this.history.destroy();
   }
 
   /** Resolves once the editor holds every change received so far (for tests). */

@@ -122,6 +122,15 @@ export class DocumentBinder implements vscode.Disposable {
     this.bindings.set(key, { binding, text });
   }
 
+  /** Undo (or redo) this editor's own last change in `uri`; false when none. */
+  undo(uri: vscode.Uri): boolean {
+    return this.bindings.get(uri.toString())?.binding.undo() ?? false;
+  }
+
+  redo(uri: vscode.Uri): boolean {
+    return this.bindings.get(uri.toString())?.binding.redo() ?? false;
+  }
+
   unbind(uri: vscode.Uri): void {
     const key = uri.toString();
     this.bindings.get(key)?.binding.dispose();

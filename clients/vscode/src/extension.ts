@@ -76,6 +76,15 @@ export function activate(context: vscode.ExtensionContext): void {
     status.show();
   };
 
+  let sharedEditor: boolean | null = null;
+  const sharedEditorContext = async (): Promise<void> => {
+    const editor = vscode.window.activeTextEditor;
+    const shared = editor !== undefined && current !== null && current.isShared(editor.document.uri);
+    if (shared === sharedEditor) return;
+    sharedEditor = shared;
+    await vscode.commands.executeCommand("setContext", "ctserver.sharedEditor", shared);
+  };
+
   const use = async (session: LiveSession | null): Promise<void> => {
     cursors?.dispose();
     cursors = null;
@@ -85,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): void {
     participants.show(session);
     await vscode.commands.executeCommand("setContext", "ctserver.role", session?.role ?? "");
     await vscode.commands.executeCommand("setContext", "ctserver.following", false);
+    await sharedEditorContext();
     if (session === null) {
       showStatus();
       return;
@@ -99,6 +109,8 @@ export function activate(context: vscode.ExtensionContext): void {
       session.peer.on(event, refresh);
     }
     session.awareness.on("change", refresh);
+    // Documents are bound as they open or sync: look again when that may have happened.
+    session.peer.on("message", () => void sharedEditorContext());
     session.onEnded((words) => {
       if (current !== session) return;
       void vscode.window.showInformationMessage(`ctserver: the session ended: ${shown(words)}`);
@@ -254,6 +266,17 @@ export function activate(context: vscode.ExtensionContext): void {
         await cursors?.follow(null);
       }),
     ),
+    vscode.commands.registerCommand("ctserver.undo", () => {
+      const editor = vscode.window.activeTextEditor;
+      if (editor !== undefined) current?.undo(editor.document.uri);
+    }),
+    vscode.commands.registerCommand("ctserver.redo", () => {
+      const editor = vscode.window.activeTextEditor;
+      if (editor !== undefined) current?.redo(editor.document.uri);
+    }),
+    // Undo and redo in a shared document are the session's: one's own changes only.
+    vscode.window.onDidChangeActiveTextEditor(() => void sharedEditorContext()),
+    vscode.workspace.onDidChangeTextDocument(() => void sharedEditorContext()),
     { dispose: () => current?.dispose() },
   );
   void use(null);

@@ -156,6 +156,18 @@ export class HostSession implements LiveSession {
     await this.peer.end();
   }
 
+  isShared(uri: vscode.Uri): boolean {
+    return this.binder.isBound(uri);
+  }
+
+  undo(uri: vscode.Uri): boolean {
+    return this.binder.undo(uri);
+  }
+
+  redo(uri: vscode.Uri): boolean {
+    return this.binder.redo(uri);
+  }
+
   onEnded(listener: (words: string) => void): void {
     this.ended.push(listener);
   }

@@ -199,6 +199,18 @@ export class GuestSession implements LiveSession {
     await this.peer.leave();
   }
 
+  isShared(uri: vscode.Uri): boolean {
+    return this.binder.isBound(uri);
+  }
+
+  undo(uri: vscode.Uri): boolean {
+    return this.binder.undo(uri);
+  }
+
+  redo(uri: vscode.Uri): boolean {
+    return this.binder.redo(uri);
+  }
+
   onEnded(listener: (words: string) => void): void {
     this.ended.push(listener);
   }

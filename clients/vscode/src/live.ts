@@ -21,6 +21,11 @@ export interface LiveSession extends vscode.Disposable {
   docOf(path: string): Y.Doc | undefined;
   /** Load a shared path's document (to draw a cursor in it or follow someone there). */
   load(path: string): Promise<Y.Doc | null>;
+  /** Whether `uri` is a shared document bound to the session here. */
+  isShared(uri: vscode.Uri): boolean;
+  /** Undo or redo this peer's own last change in a shared document (never others'). */
+  undo(uri: vscode.Uri): boolean;
+  redo(uri: vscode.Uri): boolean;
   /** Host: end the session for everyone. Guest: leave it. */
   finish(): Promise<void>;
   /** Told when the session ended, whoever ended it. */

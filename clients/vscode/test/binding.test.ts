@@ -300,6 +300,22 @@ describe("the editor binding", () => {
     assert.equal(text.toString(), "abck");
   });
 
+  it("undoes this editor's own changes only, never the others'", async () => {
+    const replicas = network(2, "line\n", 31);
+    const [a, b] = replicas;
+    a!.editor.type([{ start: 5, end: 5, text: "mine\n" }]);
+    await settle(replicas);
+    b!.editor.type([{ start: 0, end: 0, text: "theirs\n" }]);
+    await settle(replicas);
+    assert.equal(a!.binding.undo(), true);
+    assert.equal(a!.binding.undo(), false); // nothing more of a's own
+    await settle(replicas);
+    for (const replica of replicas) assert.equal(replica.editor.text(), "theirs\nline\n");
+    assert.equal(a!.binding.redo(), true);
+    await settle(replicas);
+    for (const replica of replicas) assert.equal(replica.editor.text(), "theirs\nline\nmine\n");
+  });
+
   it("stops following the document once disposed", async () => {
     const doc = new Y.Doc();
     const editor = new FakeEditor("", randomSource(4));
