@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.balancer import Cluster, running_cluster
+from tests.support.ctclients import content, ctclient, stop
 from tests.support.server import ServerProcess
 from tests.support.wire import closed_with, next_control
 
@@ -43,36 +42,6 @@ def cluster(
         start_server, tmp_path, redis_url, postgres_url, places=PLACES, env=request.param
     ) as started:
         yield started
-
-
-def ctclient(*args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "ctclient.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """Stop a ctclient; what it printed goes to the test's output (shown on failure)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        out, err = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-    print(f"--- ctclient, pid {process.pid}:\n{out}{err}")
-
-
-def content(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except OSError:
-        return None
 
 
 async def converged(host: Path, guest: Path, expected: str, within: float) -> float:

@@ -20,6 +20,7 @@ from ctclient.files import Folder
 from ctclient.hosting import host_events
 from ctclient.sharing import HostShare
 
+from tests.support.ctclients import content, ctclient, stop
 from tests.support.ports import free_port
 from tests.support.proxy import TcpProxy
 from tests.support.server import ServerProcess
@@ -33,45 +34,12 @@ def server(http_server: ServerProcess) -> ServerProcess:
     return http_server
 
 
-def client_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
-
-
-def ctclient(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ctclient.cli", *args],
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=client_env(),
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        _, err = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-    return process.returncode, err
-
-
 async def eventually(check: Callable[[], bool], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within} s: {what}")
         await asyncio.sleep(0.05)
-
-
-def content(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 @pytest.fixture

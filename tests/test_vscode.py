@@ -6,11 +6,8 @@ the host's problems on a guest, and nothing left behind when the session ends.""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from tests.support.browser import chromium, screenshot
+from tests.support.ctclients import content, ctclient, stop
 from tests.support.server import ServerProcess, plain_http_env
 from tests.support.vscode import (
     notification,
@@ -29,6 +27,7 @@ from tests.support.vscode import (
     run_command,
     running_code_server,
 )
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.serial  # two VS Codes and Chromium: heavy for two cores
 
@@ -51,45 +50,6 @@ def vsix(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Pat
     path = tmp_path_factory.mktemp("download") / href.group(1).rsplit("/", 1)[1]
     path.write_bytes(httpx.get(f"{server.http_url}{href.group(1)}").content)
     return path
-
-
-def ctclient(*args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "ctclient.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        out, err = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-    return out + err
-
-
-async def eventually(check: object, within: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + within
-    while True:
-        if callable(check) and check():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.1)
-
-
-def text_of(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
 
 
 async def labels_drawn(page: Page) -> str:
@@ -202,7 +162,7 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
         try:
             await admit(ada, "Bob")
             await eventually(
-                lambda: text_of(guest_dir / "notes.md") == "start\n", what="Bob's copy"
+                lambda: content(guest_dir / "notes.md") == "start\n", timeout=20, what="Bob's copy"
             )
             assert not (guest_dir / "secret.txt").exists()  # .gitignore honoured
 
@@ -211,10 +171,13 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await expect(lines_of(ada)).to_contain_text("start")
             await type_at_end_in_vscode(ada, "typed by Ada in VS Code\n")
             await eventually(
-                lambda: text_of(guest_dir / "notes.md") == "start\ntyped by Ada in VS Code\n",
+                lambda: content(guest_dir / "notes.md") == "start\ntyped by Ada in VS Code\n",
+                timeout=20,
                 what="all of Ada's typing in Bob's file",
             )
-            (guest_dir / "notes.md").write_text(text_of(guest_dir / "notes.md") + "from Bob\n")
+            (guest_dir / "notes.md").write_text(
+                (content(guest_dir / "notes.md") or "") + "from Bob\n"
+            )
             await expect(lines_of(ada)).to_contain_text("from Bob", timeout=20_000)
 
             # Cleo joins from the browser and types.
@@ -228,7 +191,11 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await cleo.keyboard.press("Control+End")
             await cleo.keyboard.type("Cleo was here\n")
             await expect(lines_of(ada)).to_contain_text("Cleo was here", timeout=20_000)
-            await eventually(lambda: "Cleo was here" in text_of(guest_dir / "notes.md"), what="Bob")
+            await eventually(
+                lambda: "Cleo was here" in (content(guest_dir / "notes.md") or ""),
+                timeout=20,
+                what="Bob",
+            )
 
             # Dan joins from another VS Code: the shared tree, a live file, the host's problems.
             await open_workbench(dan, dan_url)
@@ -240,7 +207,11 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await type_at_end_in_vscode(dan, "and Dan too\n")
             await expect(lines_of(ada)).to_contain_text("and Dan too", timeout=20_000)
             await expect(cleo.locator("#editor .cm-content")).to_contain_text("and Dan too")
-            await eventually(lambda: "and Dan too" in text_of(guest_dir / "notes.md"), what="Bob")
+            await eventually(
+                lambda: "and Dan too" in (content(guest_dir / "notes.md") or ""),
+                timeout=20,
+                what="Bob",
+            )
 
             # Everyone's cursor shows, with its name, in the others' editors.
             await eventually_async(lambda: labels_drawn(ada), ["Cleo", "Dan"], "Ada sees cursors")
@@ -290,7 +261,7 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             await screenshot(dan, "vscode-guest-read-only")
             await expect(lines_of(dan)).not_to_contain_text("Dan may not write this")
             await expect(lines_of(ada)).not_to_contain_text("Dan may not write this")
-            assert "Dan may not write this" not in text_of(guest_dir / "notes.md")
+            assert "Dan may not write this" not in (content(guest_dir / "notes.md") or "")
 
             # Ada removes Cleo: her page says so.
             await run_command(ada, "ctserver: Remove from session")
@@ -309,7 +280,7 @@ async def test_a_vs_code_host_with_ctclient_browser_and_vs_code_guests(
             assert await asyncio.to_thread(bob.wait, 20) == 0
             assert not (guest_dir / "notes.md").exists()
         finally:
-            print(stop(bob))
+            stop(bob)
 
 
 async def eventually_async(
@@ -354,10 +325,13 @@ async def test_a_ctclient_host_with_a_vs_code_guest(
             # All of it, the last line feed too: ctclient writes each edit it gets to
             # disk, and a write of Dan's last keystroke would race Ada's edit below.
             await eventually(
-                lambda: text_of(folder / "main.py") == "print('hello')\nprint('from VS Code')\n",
+                lambda: content(folder / "main.py") == "print('hello')\nprint('from VS Code')\n",
+                timeout=20,
                 what="Dan's typing in Ada's folder",
             )
-            (folder / "main.py").write_text(text_of(folder / "main.py") + "print('from Ada')\n")
+            (folder / "main.py").write_text(
+                (content(folder / "main.py") or "") + "print('from Ada')\n"
+            )
             await expect(lines_of(dan)).to_contain_text("print('from Ada')", timeout=20_000)
             await screenshot(dan, "vscode-guest-of-ctclient")
 
@@ -367,7 +341,8 @@ async def test_a_ctclient_host_with_a_vs_code_guest(
                 await dan.keyboard.press("Control+z")
                 await asyncio.sleep(0.2)
             await eventually(
-                lambda: text_of(folder / "main.py") == "print('hello')\nprint('from Ada')\n",
+                lambda: content(folder / "main.py") == "print('hello')\nprint('from Ada')\n",
+                timeout=20,
                 what="Dan's undo at Ada's, her line kept",
             )
 
@@ -377,4 +352,4 @@ async def test_a_ctclient_host_with_a_vs_code_guest(
             assert list(home.iterdir()) == []
             await screenshot(dan, "vscode-guest-of-ctclient-ended")
     finally:
-        print(stop(hosting))
+        stop(hosting)

@@ -17,11 +17,12 @@ from ctclient.crypto import new_key
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.support.browser import chromium, screenshot
+from tests.support.ctclients import content, stop
 from tests.support.licenses import TEST_SETTINGS, environment, signed
 from tests.support.proxy import TcpProxy
 from tests.support.server import ServerProcess, plain_http_env
 from tests.support.waiting import eventually
-from tests.test_ctclient_cli import content, start_host, stop
+from tests.test_ctclient_cli import start_host
 
 StartServer = Callable[..., ServerProcess]
 MARKER = "MARKER-7d41-secret"
