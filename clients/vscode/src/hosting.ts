@@ -17,7 +17,7 @@ import { pathProblem } from "../../web/core/paths.js";
 import { Peer } from "../../web/core/peer.js";
 import { toRecords } from "./diagnostics.js";
 import { DocumentBinder } from "./documents.js";
-import type { LiveSession } from "./live.js";
+import { SessionEditors, type LiveSession } from "./live.js";
 import { createSession, socketFor, USER_AGENT } from "./net.js";
 import { colourFor } from "./presence.js";
 import { scan } from "./scan.js";
@@ -33,18 +33,16 @@ export interface HostOptions {
   readonly folder: vscode.WorkspaceFolder;
 }
 
-export class HostSession implements LiveSession {
+export class HostSession extends SessionEditors implements LiveSession {
   readonly role = "host";
   readonly awareness: Awareness;
   readonly link: string;
   private readonly files: HostFiles;
-  private readonly binder: DocumentBinder;
+  protected readonly binder: DocumentBinder;
   private readonly diagnostics: DiagnosticsSender;
   private readonly subscriptions: vscode.Disposable[] = [];
-  private readonly ended: ((words: string) => void)[] = [];
   private rescanTimer: NodeJS.Timeout | null = null;
   private scanning: Promise<void> = Promise.resolve();
-  private readonly warned = new Set<string>();
   private disposed = false;
 
   private constructor(
@@ -53,6 +51,7 @@ export class HostSession implements LiveSession {
     link: JoinLink,
     private readonly options: HostOptions,
   ) {
+    super();
     this.link = formatJoinLink(link);
     this.files = new HostFiles(peer, { share: "on-demand", keepFiles: false, load: (path) => this.loadText(path) });
     this.binder = new DocumentBinder({
@@ -156,22 +155,6 @@ export class HostSession implements LiveSession {
     await this.peer.end();
   }
 
-  isShared(uri: vscode.Uri): boolean {
-    return this.binder.isBound(uri);
-  }
-
-  undo(uri: vscode.Uri): boolean {
-    return this.binder.undo(uri);
-  }
-
-  redo(uri: vscode.Uri): boolean {
-    return this.binder.redo(uri);
-  }
-
-  onEnded(listener: (words: string) => void): void {
-    this.ended.push(listener);
-  }
-
   /** A shared text file the host opened in VS Code: load it, so that its cursor
    *  and the guests' are drawn and edits flow. */
   private async opened(document: vscode.TextDocument): Promise<void> {
@@ -237,14 +220,9 @@ export class HostSession implements LiveSession {
     }, RESCAN_DELAY_MS);
   }
 
-  private warnOnce(words: string): void {
-    if (this.warned.has(words)) return;
-    this.warned.add(words);
-    void vscode.window.showWarningMessage(words);
-  }
 
   private finished(words: string): void {
-    for (const listener of this.ended.splice(0)) listener(words);
+    this.tellEnded(words);
     this.dispose();
   }
 

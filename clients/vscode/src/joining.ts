@@ -17,7 +17,7 @@ import { checkPath, pathProblem } from "../../web/core/paths.js";
 import { Peer } from "../../web/core/peer.js";
 import { fromRecords } from "./diagnostics.js";
 import { DocumentBinder } from "./documents.js";
-import type { LiveSession } from "./live.js";
+import { SessionEditors, type LiveSession } from "./live.js";
 import { socketFor, USER_AGENT } from "./net.js";
 import { shown } from "./words.js";
 import { colourFor } from "./presence.js";
@@ -36,26 +36,25 @@ export interface JoinOptions {
   readonly waitInLobby: (admitted: Promise<void>, leave: () => void) => Thenable<void>;
 }
 
-export class GuestSession implements LiveSession {
+export class GuestSession extends SessionEditors implements LiveSession {
   readonly role = "guest";
   readonly files: GuestFiles;
   readonly awareness: Awareness;
   readonly link: string;
-  private readonly binder: DocumentBinder;
+  protected readonly binder: DocumentBinder;
   private readonly diagnostics: GuestDiagnostics;
   private readonly problems: vscode.DiagnosticCollection;
-  private readonly ended: ((words: string) => void)[] = [];
   private readonly saveTimers = new Map<string, NodeJS.Timeout>();
   private readonly changeListeners: ((paths: readonly string[]) => void)[] = [];
   private toldReadOnly = false;
   private finishing = false;
-  private readonly warned = new Set<string>();
   private disposed = false;
 
   private constructor(
     readonly peer: Peer,
     link: string,
   ) {
+    super();
     this.link = link;
     this.files = new GuestFiles(peer, USER_AGENT, FEATURES);
     this.awareness = new Awareness(peer, (path) => this.files.doc(path), {
@@ -97,11 +96,6 @@ export class GuestSession implements LiveSession {
     peer.on("closed", ({ words, reason }) => void this.finished(reason ? `${words} (${shown(reason)})` : words));
   }
 
-  private warnOnce(words: string): void {
-    if (this.warned.has(words)) return;
-    this.warned.add(words);
-    void vscode.window.showWarningMessage(words);
-  }
 
   /** Connect with the link's key, wait in the lobby if the host must admit us. */
   static async join(options: JoinOptions): Promise<GuestSession> {
@@ -199,22 +193,6 @@ export class GuestSession implements LiveSession {
     await this.peer.leave();
   }
 
-  isShared(uri: vscode.Uri): boolean {
-    return this.binder.isBound(uri);
-  }
-
-  undo(uri: vscode.Uri): boolean {
-    return this.binder.undo(uri);
-  }
-
-  redo(uri: vscode.Uri): boolean {
-    return this.binder.redo(uri);
-  }
-
-  onEnded(listener: (words: string) => void): void {
-    this.ended.push(listener);
-  }
-
   /** Keep the editor clean, so VS Code keeps no unsaved copy of it on disk: its
    *  save writes nothing (the edit is shared already). The active editor is saved
    *  without VS Code's save participants (format on save, trim whitespace...), which
@@ -251,7 +229,7 @@ export class GuestSession implements LiveSession {
     for (const timer of this.saveTimers.values()) clearTimeout(timer);
     this.binder.dispose(); // no edit from now on; one under way lands within a moment
     await closeEditors((uri) => this.owns(uri)).catch(() => undefined);
-    for (const listener of this.ended.splice(0)) listener(words);
+    this.tellEnded(words);
     this.dispose();
   }
 
