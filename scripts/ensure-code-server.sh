@@ -12,16 +12,7 @@ if [ ! -e "$stamp" ]; then
     packages=(libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep)
     missing=()
     for package in "${packages[@]}"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
-    if [ ${#missing[@]} -gt 0 ]; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            export DEBIAN_FRONTEND=noninteractive
-            apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
-                || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
-        else
-            echo "the VS Code tests need ${missing[*]} (Debian: sudo apt-get install ${missing[*]})" >&2
-            exit 1
-        fi
-    fi
+    "$(dirname "$0")/install-debian-packages.sh" "the VS Code tests" ${missing[@]+"${missing[@]}"}
     echo "Installing code-server $version into $dir (once)" >&2
     mkdir -p "$dir"
     cd "$dir"

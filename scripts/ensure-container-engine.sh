@@ -8,16 +8,7 @@ set -euo pipefail
 base=localhost/debian:bookworm
 missing=()
 for tool in podman runc debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
-            || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
-    else
-        echo "the container test needs ${missing[*]} (Debian: sudo apt-get install ${missing[*]})" >&2
-        exit 1
-    fi
-fi
+"$(dirname "$0")/install-debian-packages.sh" "the container test" ${missing[@]+"${missing[@]}"}
 conf=${XDG_CONFIG_HOME:-$HOME/.config}/ctserver-tests/containers.conf
 mkdir -p "$(dirname "$conf")"
 printf '[containers]\ndefault_ulimits = []\n' > "$conf"
